@@ -1,0 +1,1 @@
+"""Export of zoo models to SavedModel and TFLite, with verification."""

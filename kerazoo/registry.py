@@ -1,0 +1,352 @@
+"""The model registry: a name -> builder table, and `build` on top of it.
+
+A builder is a plain function `fn(spec, *, knob=default, ...) -> keras.Model` whose
+keyword defaults are its config. `register` records it with the tasks and input
+kinds it supports, tags, a default `DataSpec` (what `build(name)` alone builds for)
+and its search space. Importing this module imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kerazoo.space import Declaration, to_dict
+from kerazoo.spec import KINDS, TASKS, DataSpec
+
+__all__ = ["register", "build", "list_models", "describe", "get_entry", "ModelEntry"]
+
+log = logging.getLogger("kerazoo")
+
+ENTRY_POINT_GROUP = "kerazoo.models"
+
+
+@dataclass
+class ModelEntry:
+    """One registered model: a builder and what it declares."""
+
+    name: str
+    fn: Callable
+    tasks: tuple
+    inputs: tuple
+    tags: tuple
+    space: dict
+    default_spec: DataSpec
+    fixed: dict = field(default_factory=dict)
+    doc: str = ""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The builder's keyword arguments and their defaults (fixed ones applied)."""
+        sig = inspect.signature(self.fn)
+        out = {p.name: p.default for p in list(sig.parameters.values())[1:]
+               if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        out.update(self.fixed)
+        return out
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+_loaded = False
+
+
+def _ensure_loaded() -> None:
+    """Import the built-in families once, then any plug-ins (entry points)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from importlib.metadata import entry_points
+
+    import kerazoo.models  # noqa: F401  (each family registers itself)
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as err:  # a broken plug-in must not break the zoo
+            log.warning("kerazoo: plug-in %r failed to load: %s", ep.name, err)
+            continue
+        if callable(obj) and ep.name not in _REGISTRY:
+            register(ep.name)(obj)
+
+
+def register(
+    name: str | None = None,
+    *,
+    task: str | Iterable[str] = ("multiclass", "binary", "regression"),
+    inputs: str | Iterable[str] = KINDS,
+    tags: Iterable[str] = (),
+    space: dict[str, Declaration] | None = None,
+    default_spec: DataSpec | None = None,
+    defaults: dict[str, Any] | None = None,
+    replace: bool = False,
+) -> Callable:
+    """Decorator that registers a builder function under `name`.
+
+    Stack it to register named variants of one function: `defaults` fixes some
+    of its keyword arguments for that name (as `resnet20`, `resnet56`).
+
+    Args:
+        name: the registry name. Defaults to the function's name.
+        task: the tasks the builder supports.
+        inputs: the input kinds it takes (`image`, `tabular`, `sequence`, `tokens`).
+        tags: free words for `list_models(tags=...)`.
+        space: the search space, `{kwarg: Int/Float/Choice/Bool}`; every key
+            must be one of the builder's keyword arguments.
+        default_spec: what `build(name)` builds for when given no data.
+            Defaults to 32x32x3 images in 10 classes.
+        defaults: keyword arguments fixed for this name.
+        replace: allow replacing an existing name. Defaults to False.
+
+    Returns:
+        The decorator; it returns the function unchanged.
+
+    Raises:
+        ValueError: on a duplicate name, an unknown task or input kind, or a
+            space or default that names no keyword argument of the builder.
+
+    Example:
+    >>> @register("tiny_dense_doc", task="regression", inputs="tabular", replace=True,
+    ...           default_spec=DataSpec((4,), task="regression"))
+    ... def tiny_dense(spec, *, units=8):
+    ...     import keras
+    ...     inputs = keras.Input(spec.input_shape)
+    ...     hidden = keras.layers.Dense(units, activation="relu")(inputs)
+    ...     return keras.Model(inputs, keras.layers.Dense(spec.num_outputs)(hidden))
+    >>> "tiny_dense_doc" in list_models("tiny*")
+    True
+    """
+    tasks = (task,) if isinstance(task, str) else tuple(task)
+    kinds = (inputs,) if isinstance(inputs, str) else tuple(inputs)
+    for t in tasks:
+        if t not in TASKS:
+            raise ValueError(f"register: unknown task {t!r}; expected some of {list(TASKS)}")
+    for k in kinds:
+        if k not in KINDS:
+            raise ValueError(f"register: unknown input kind {k!r}; expected some of {list(KINDS)}")
+
+    def decorator(fn: Callable) -> Callable:
+        reg_name = name or fn.__name__
+        if not reg_name or not isinstance(reg_name, str):
+            raise ValueError(f"register: name must be a non-empty string, got {reg_name!r}")
+        if reg_name in _REGISTRY and not replace:
+            raise ValueError(
+                f"model {reg_name!r} is already registered (by {_REGISTRY[reg_name].fn.__module__}); "
+                f"pass replace=True to replace it")
+        entry = ModelEntry(
+            name=reg_name, fn=fn, tasks=tasks, inputs=kinds, tags=tuple(tags),
+            space=dict(space or {}),
+            default_spec=default_spec or DataSpec((32, 32, 3), num_classes=10, kind="image",
+                                                  value_range=(0, 255)),
+            fixed=dict(defaults or {}), doc=inspect.getdoc(fn) or "")
+        params = ModelEntry(reg_name, fn, (), (), (), {}, entry.default_spec).params
+        for key in list(entry.space) + list(entry.fixed):
+            if key not in params:
+                raise ValueError(
+                    f"register {reg_name!r}: {key!r} is not a keyword argument of "
+                    f"{fn.__name__}(); it takes {sorted(params)}")
+        _REGISTRY[reg_name] = entry
+        return fn
+
+    return decorator
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry for `name`; an unknown name lists the closest ones.
+
+    Example:
+    >>> get_entry("cnn").inputs
+    ('image',)
+    >>> get_entry("cnnn")
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown model 'cnnn'; did you mean: cnn? (`kerazoo models` lists them all)"
+    """
+    _ensure_loaded()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
+    hint = f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(sorted(_REGISTRY))}"
+    raise KeyError(f"unknown model {name!r}; {hint} (`kerazoo models` lists them all)")
+
+
+def list_models(
+    pattern: str = "*",
+    *,
+    exclude: str | Iterable[str] = (),
+    tags: str | Iterable[str] = (),
+    task: str | None = None,
+    inputs: str | None = None,
+) -> list[str]:
+    """Registered model names matching shell wildcards, sorted.
+
+    Args:
+        pattern: a wildcard such as `"resnet*"`. Defaults to all.
+        exclude: wildcards to leave out.
+        tags: keep models that carry every one of these tags.
+        task: keep models that support this task.
+        inputs: keep models that take this input kind.
+
+    Returns:
+        The matching names.
+
+    Example:
+    >>> list_models("resnet*")
+    ['resnet', 'resnet20', 'resnet56']
+    >>> "mlp" in list_models(inputs="tabular")
+    True
+    """
+    _ensure_loaded()
+    exclude = (exclude,) if isinstance(exclude, str) else tuple(exclude)
+    tags = (tags,) if isinstance(tags, str) else tuple(tags)
+    out = []
+    for name, entry in _REGISTRY.items():
+        if not fnmatch.fnmatch(name, pattern) or any(fnmatch.fnmatch(name, e) for e in exclude):
+            continue
+        if not set(tags) <= set(entry.tags):
+            continue
+        if task and task not in entry.tasks or inputs and inputs not in entry.inputs:
+            continue
+        out.append(name)
+    return sorted(out)
+
+
+def describe(name: str) -> dict:
+    """What a model is: defaults, search space, tasks, inputs and its docstring.
+
+    Example:
+    >>> info = describe("cnn")
+    >>> info["default_input_shape"], info["defaults"]["dropout"]
+    ((32, 32, 3), 0.3)
+    >>> sorted(info["space"])[:2]
+    ['dense_units', 'dropout']
+    """
+    entry = get_entry(name)
+    spec = entry.default_spec
+    return {
+        "name": entry.name,
+        "tasks": list(entry.tasks),
+        "inputs": list(entry.inputs),
+        "tags": list(entry.tags),
+        "default_input_shape": spec.input_shape,
+        "default_output": f"{spec.task}, {spec.num_classes} classes"
+        if spec.is_classification else f"{spec.task}, {spec.num_outputs} outputs",
+        "defaults": entry.params,
+        "space": {k: to_dict(v) for k, v in entry.space.items()},
+        "doc": entry.doc,
+    }
+
+
+def _check_fits(entry: ModelEntry, spec: DataSpec) -> None:
+    if spec.task not in entry.tasks:
+        others = list_models(task=spec.task)
+        raise ValueError(
+            f"model {entry.name!r} supports tasks {list(entry.tasks)}, but the data "
+            f"{spec.name!r} is {spec.task!r}; models for {spec.task!r}: {', '.join(others)}")
+    if spec.kind not in entry.inputs:
+        others = list_models(inputs=spec.kind, task=spec.task)
+        raise ValueError(
+            f"model {entry.name!r} takes {'/'.join(entry.inputs)} inputs, but the data "
+            f"{spec.name!r} has {spec.kind} inputs of shape {spec.input_shape}; models that "
+            f"take {spec.kind} inputs: {', '.join(others) or 'none'}")
+
+
+def resolve_spec(
+    entry: ModelEntry,
+    spec: DataSpec | None = None,
+    *,
+    input_shape: tuple | None = None,
+    num_classes: int | None = None,
+    task: str | None = None,
+) -> DataSpec:
+    """The spec to build for: the given one, else the model's default with overrides."""
+    if spec is not None and not isinstance(spec, DataSpec):
+        spec = getattr(spec, "spec", spec)  # a Data bundle from load_data
+        if not isinstance(spec, DataSpec):
+            raise TypeError(f"spec must be a DataSpec or load_data()'s result, got {type(spec).__name__}")
+    base = spec or entry.default_spec
+    changes: dict[str, Any] = {}
+    if input_shape is not None:
+        changes["input_shape"] = tuple(input_shape)
+        if spec is None and base.kind == "image" and len(input_shape) != 3:
+            changes["kind"] = "tabular" if len(input_shape) == 1 else "sequence"
+            changes["value_range"] = None
+    if num_classes is not None:
+        changes["num_classes"] = num_classes
+    if task is not None:
+        changes["task"] = task
+        if num_classes is None and task in ("binary", "regression"):
+            changes["num_classes"] = None
+        changes["class_names"] = None
+    return base.with_(**changes) if changes else base
+
+
+def build(
+    name: str,
+    spec: DataSpec | None = None,
+    *,
+    input_shape: tuple | None = None,
+    num_classes: int | None = None,
+    task: str | None = None,
+    compile: bool | dict = True,
+    **overrides: Any,
+):
+    """Build a registered model, compiled with the zoo's defaults.
+
+    With no data, the model's documented default spec is used (32x32x3 images in
+    10 classes for image families; `kerazoo describe NAME` shows each). A `DataSpec`
+    (or `load_data()`'s result), or `input_shape` / `num_classes` / `task`, overrides it.
+
+    Args:
+        name: a registered name (`list_models()`).
+        spec: the data's `DataSpec`, or the bundle `load_data` returns.
+        input_shape: one example's shape, without the batch dimension.
+        num_classes: the number of classes (or regression targets).
+        task: `multiclass`, `binary`, `regression` or `multilabel`.
+        compile: True compiles with `compile_model`'s defaults; a dict passes
+            its keyword arguments; False returns the model uncompiled.
+        **overrides: the builder's keyword arguments (`describe(name)["defaults"]`).
+            `None` values are dropped, so the default applies.
+
+    Returns:
+        A `keras.Model` that takes raw inputs and outputs probabilities
+        (classification) or values (regression).
+
+    Raises:
+        KeyError: an unknown name; the message lists the closest names.
+        TypeError: an override that is not one of the builder's arguments.
+        ValueError: data the model cannot take (task or input kind).
+
+    Example:
+    >>> model = build("cnn")
+    >>> model.input_shape, model.output_shape
+    ((None, 32, 32, 3), (None, 10))
+    >>> build("mlp", input_shape=(30,), task="binary").output_shape
+    (None, 1)
+    >>> build("cnn", widht=3)
+    Traceback (most recent call last):
+    ...
+    TypeError: cnn: unknown argument 'widht'; valid arguments: activation, batch_norm, dense_units, dropout, filters, l2, pooling
+    """
+    entry = get_entry(name)
+    kwargs = dict(entry.fixed)
+    valid = entry.params
+    for key, value in overrides.items():
+        if key not in valid:
+            raise TypeError(f"{name}: unknown argument {key!r}; valid arguments: {', '.join(sorted(valid))}")
+        if value is not None:
+            kwargs[key] = value
+    spec = resolve_spec(entry, spec, input_shape=input_shape, num_classes=num_classes, task=task)
+    _check_fits(entry, spec)
+    model = entry.fn(spec, **kwargs)
+    model._kerazoo = {"model": name, "overrides": {k: v for k, v in overrides.items() if v is not None},
+                      "config": {**valid, **kwargs}, "spec": spec.to_dict()}
+    if compile:
+        from kerazoo.train import compile_model
+
+        compile_model(model, **(compile if isinstance(compile, dict) else {}))
+    return model

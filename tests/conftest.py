@@ -1,0 +1,38 @@
+"""Shared fixtures: bundled data loaded once, small slices of it for quick training."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from kerazoo import load_data
+
+    return load_data("digits", seed=0)
+
+
+def small(data, train_batches: int = 4, eval_batches: int = 2):
+    """The same data bundle, cut to a few batches per split, for one quick epoch."""
+    from kerazoo.data import Data
+
+    return Data(train=data.train.take(train_batches),
+                validation=data.validation.take(eval_batches) if data.validation is not None else None,
+                test=data.test.take(eval_batches) if data.test is not None else None,
+                spec=data.spec, source=data.source, options=data.options, arrays=data.arrays)
+
+
+@pytest.fixture
+def registry_sandbox():
+    """Names registered inside a test are removed after it."""
+    from kerazoo import registry
+
+    registry._ensure_loaded()
+    before = dict(registry._REGISTRY)
+    yield registry
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(before)

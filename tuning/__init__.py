@@ -1,0 +1,1 @@
+"""Hyperparameter search over the zoo's declared search spaces (KerasTuner)."""
