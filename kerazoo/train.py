@@ -1,0 +1,393 @@
+"""Training: `compile_model`, `fit` with callback presets, and `evaluate`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from kerazoo import objectives, runs
+from kerazoo.spec import DataSpec
+
+__all__ = ["compile_model", "fit", "evaluate", "FitResult", "OPTIMIZERS", "SCHEDULES", "CALLBACK_PRESETS"]
+
+log = logging.getLogger("kerazoo")
+
+OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
+SCHEDULES = ("cosine", "linear", "constant")
+CALLBACK_PRESETS = ("default", "minimal", "none")
+
+
+def _task_of(model) -> str:
+    info = getattr(model, "_kerazoo", None)
+    if info and "spec" in info:
+        return info["spec"]["task"]
+    last = model.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "linear")
+    units = model.output_shape[-1]
+    if activation == "softmax":
+        return "multiclass"
+    if activation == "sigmoid":
+        return "binary" if units == 1 else "multilabel"
+    return "regression"
+
+
+def _optimizer(name, learning_rate, weight_decay, clipnorm):
+    if not isinstance(name, str):
+        return name
+    kwargs = {"learning_rate": learning_rate}
+    if clipnorm:
+        kwargs["clipnorm"] = clipnorm
+    if name == "adamw":
+        return keras.optimizers.AdamW(weight_decay=weight_decay, **kwargs)
+    if name == "adam":
+        return keras.optimizers.Adam(**kwargs)
+    if name == "sgd":
+        return keras.optimizers.SGD(momentum=0.9, nesterov=True, weight_decay=weight_decay or None, **kwargs)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(**kwargs)
+    raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)} or a keras optimizer, got {name!r}")
+
+
+def _schedule(schedule, learning_rate, decay_steps, warmup):
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
+    if not 0.0 <= warmup < 1.0:
+        raise ValueError(f"warmup must be a share of the steps in [0, 1), got {warmup!r}")
+    if schedule == "constant" or not decay_steps:
+        return learning_rate  # the length of a decay is known once fit sees the data
+    warmup_steps = int(warmup * decay_steps)
+    if schedule == "cosine":
+        if warmup_steps:
+            return keras.optimizers.schedules.CosineDecay(
+                0.0, decay_steps - warmup_steps, warmup_target=learning_rate, warmup_steps=warmup_steps)
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+    return keras.optimizers.schedules.PolynomialDecay(learning_rate, decay_steps, end_learning_rate=0.0)
+
+
+def default_loss_and_metrics(task: str, label_smoothing: float = 0.0):
+    """The loss and metrics `"auto"` picks for a task."""
+    if task == "multiclass":
+        return (objectives.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                [objectives.CategoricalAccuracy(), objectives.F1(average="macro")])
+    if task == "binary":
+        return (keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing),
+                [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc"),
+                 objectives.F1(threshold=0.5, average="macro")])
+    if task == "multilabel":
+        return (keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing),
+                [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc", multi_label=True),
+                 objectives.F1(threshold=0.5, average="macro")])
+    if task == "regression":
+        return keras.losses.MeanSquaredError(), [keras.metrics.MeanAbsoluteError(name="mae")]
+    raise ValueError(f"unknown task {task!r}")
+
+
+def compile_model(
+    model,
+    *,
+    optimizer: str | Any = "adamw",
+    learning_rate: float = 1e-3,
+    schedule: str = "cosine",
+    warmup: float = 0.0,
+    weight_decay: float = 1e-4,
+    clipnorm: float | None = None,
+    label_smoothing: float = 0.0,
+    loss: str | Any = "auto",
+    metrics: str | list = "auto",
+    task: str | None = None,
+    jit_compile: bool | str = "auto",
+    decay_steps: int | None = None,
+):
+    """Compile a model with sound defaults for its task.
+
+    `"auto"` loss and metrics follow the task: cross-entropy, accuracy and macro
+    F1 for classification (plus AUC for binary), mean squared error and mean
+    absolute error for regression. The multiclass loss and metrics take integer
+    class ids and one-hot or soft labels alike. A decaying schedule needs the
+    number of steps: `fit` supplies it, so until then the rate is constant.
+
+    Args:
+        model: a Keras model (from `build`, or your own).
+        optimizer: "adamw", "adam", "sgd" (Nesterov momentum 0.9), "rmsprop" or
+            a Keras optimizer. Defaults to "adamw".
+        learning_rate: the peak learning rate. Defaults to 1e-3.
+        schedule: "cosine", "linear" or "constant". Defaults to "cosine".
+        warmup: the share of steps spent warming up linearly. Defaults to 0.
+        weight_decay: decoupled weight decay (adamw, sgd). Defaults to 1e-4.
+        clipnorm: clip each gradient to this norm. Defaults to None.
+        label_smoothing: for classification losses. Defaults to 0.
+        loss, metrics: "auto", or anything `keras.Model.compile` takes.
+        task: the task, when the model did not come from `build`. Defaults to
+            the model's, else inferred from its output layer.
+        jit_compile: XLA compilation, as in `keras.Model.compile`. Defaults to "auto".
+        decay_steps: the schedule's length in steps; `fit` sets it.
+
+    Returns:
+        The model, compiled.
+
+    Example:
+    >>> from kerazoo import build
+    >>> model = compile_model(build("mlp", input_shape=(4,), num_classes=3, compile=False),
+    ...                       learning_rate=3e-3, schedule="constant")
+    >>> model.loss.name, [m.name for m in model.metrics][:1]
+    ('categorical_crossentropy', ['loss'])
+    >>> compile_model(model, optimizer="adagrad")
+    Traceback (most recent call last):
+    ...
+    ValueError: optimizer must be one of ['adamw', 'adam', 'sgd', 'rmsprop'] or a keras optimizer, got 'adagrad'
+    """
+    if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    settings = dict(optimizer=optimizer, learning_rate=learning_rate, schedule=schedule, warmup=warmup,
+                    weight_decay=weight_decay, clipnorm=clipnorm, label_smoothing=label_smoothing,
+                    loss=loss, metrics=metrics, task=task, jit_compile=jit_compile)
+    task = task or _task_of(model)
+    lr = _schedule(schedule, learning_rate, decay_steps, warmup)
+    opt = _optimizer(optimizer, lr, weight_decay, clipnorm)
+    auto_loss, auto_metrics = default_loss_and_metrics(task, label_smoothing)
+    model.compile(optimizer=opt, loss=auto_loss if loss == "auto" else loss,
+                  metrics=auto_metrics if metrics == "auto" else metrics, jit_compile=jit_compile)
+    model._kerazoo_compile = settings
+    return model
+
+
+@dataclass
+class FitResult:
+    """What `fit` returns.
+
+    Attributes:
+        history: metric name -> one value per epoch run.
+        metrics: `{"validation": {...}, "test": {...}}` of the final (restored best) model.
+        epochs: epochs run (early stopping may end it before `epochs`).
+        seconds: wall time of training.
+        run_dir: the run directory, when one was written.
+    """
+
+    history: dict
+    metrics: dict
+    epochs: int
+    seconds: float
+    run_dir: Path | None = None
+    model: Any = field(default=None, repr=False)
+
+
+def _as_data(data, model):
+    from kerazoo.data import Data, load_data
+
+    if isinstance(data, Data):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        info = getattr(model, "_kerazoo", None)
+        task = info["spec"]["task"] if info else None
+        return load_data(data, test_split=0.0, task=task)
+    import tensorflow as tf
+
+    if isinstance(data, tf.data.Dataset):
+        shape = tuple(model.input_shape[1:])
+        spec = DataSpec(shape, task="regression", kind="tabular", name="dataset")
+        return Data(train=data, validation=None, test=None, spec=spec, source="dataset")
+    raise TypeError(f"data must be load_data()'s result, a tuple (x, y) or a tf.data.Dataset, "
+                    f"got {type(data).__name__}")
+
+
+def _reseeded(data, seed: int):
+    """The bundle with its training pipeline shuffled afresh from `seed`.
+
+    A seeded tf.data shuffle keeps its state across iterations of one dataset, so
+    a second `fit` on the same bundle would see other batches: rebuild it.
+    """
+    if not data.arrays or "train" not in data.arrays:
+        return data
+    from dataclasses import replace
+
+    from kerazoo.data import make_pipeline
+
+    x, y = data.arrays["train"]
+    train = make_pipeline(x, y, batch_size=data.options.get("batch_size", 32), shuffle=True, seed=seed,
+                          dtype=data.spec.input_dtype)
+    return replace(data, train=train)
+
+
+def check_model_fits(model, spec: DataSpec) -> None:
+    """Refuse data whose input shape or output size the model cannot take."""
+    name = getattr(model, "name", "model")
+    want = tuple(model.input_shape[1:])
+    have = tuple(spec.input_shape)
+    if len(want) != len(have) or any(w is not None and w != h for w, h in zip(want, have)):
+        raise ValueError(f"model {name!r} takes inputs of shape {want}, but data {spec.name!r} has "
+                         f"{have}; build the model for the data: build(name, data.spec)")
+    info = getattr(model, "_kerazoo", None)
+    if info and spec.name != "dataset" and model.output_shape[-1] != spec.num_outputs:
+        raise ValueError(f"model {name!r} has {model.output_shape[-1]} outputs, but data {spec.name!r} "
+                         f"needs {spec.num_outputs} ({spec.task}); build the model for the data: "
+                         f"build(name, data.spec)")
+
+
+def make_callbacks(preset: str | list, *, run_dir: Path | None, has_validation: bool, patience: int,
+                   constant_lr: bool) -> list:
+    """The callback preset by name, with any user callbacks appended."""
+    items = preset if isinstance(preset, (list, tuple)) else [preset]
+    names = [c for c in items if isinstance(c, str)]
+    extra = [c for c in items if not isinstance(c, str)]
+    for n in names:
+        if n not in CALLBACK_PRESETS:
+            raise ValueError(f"callbacks preset must be one of {list(CALLBACK_PRESETS)}, got {n!r}")
+    name = names[0] if names else "default"
+    out = [keras.callbacks.TerminateOnNaN()]
+    if name == "default" and has_validation:
+        out.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                 restore_best_weights=True, verbose=0))
+        if constant_lr:
+            out.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+                                                         patience=max(2, patience // 3), verbose=0))
+    if run_dir is not None and name != "none":
+        out.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv")))
+        if name == "default":
+            out.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0))
+    return out + extra
+
+
+def fit(
+    model,
+    data,
+    *,
+    epochs: int = 30,
+    callbacks: str | list = "default",
+    run_dir: str | Path | None = None,
+    seed: int | None = None,
+    patience: int = 10,
+    verbose: int | str = "auto",
+    config: dict | None = None,
+) -> FitResult:
+    """Train a model on a data bundle with the zoo's callbacks, and evaluate it.
+
+    The `"default"` callbacks preset: TerminateOnNaN; with validation data,
+    early stopping on the validation loss that restores the best weights (and
+    reduce-on-plateau when the schedule is constant); with a `run_dir`, a CSV
+    history and TensorBoard logs. `"minimal"` keeps only TerminateOnNaN and the
+    CSV history, `"none"` only TerminateOnNaN. A list adds your own callbacks to
+    the preset named in it (or to `"default"`).
+
+    With `run_dir`, the run directory is written: `config.json` first, then
+    `history.csv`, `metrics.json`, `model.keras` and last `manifest.json`.
+
+    Args:
+        model: a compiled Keras model, usually from `build`.
+        data: `load_data()`'s result, a tuple `(x, y)` (10% held out for
+            validation), or a `tf.data.Dataset` of batches.
+        epochs: the most epochs to run. Defaults to 30.
+        callbacks: a preset name, or a list of preset names and callbacks.
+            Defaults to "default".
+        run_dir: where to write the run. Defaults to None (nothing written).
+        seed: seeds Python, NumPy and TensorFlow before training (set it before
+            `build` as well for identical initial weights). Defaults to None.
+        patience: early stopping's patience in epochs. Defaults to 10.
+        verbose: Keras' progress display: "auto" (a progress bar), 0, 1 or 2.
+        config: extra settings to record in the run's `config.json`.
+
+    Returns:
+        A `FitResult` with the history and the final validation/test metrics.
+
+    Raises:
+        ValueError: data whose shape or classes the model cannot take.
+
+    Example:
+    >>> from kerazoo import build, load_data
+    >>> data = load_data("iris", batch_size=16)
+    >>> model = build("mlp", data.spec, width=16)
+    >>> result = fit(model, data, epochs=2, verbose=0)
+    >>> result.epochs, sorted(result.metrics)
+    (2, ['test', 'validation'])
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    data = _as_data(data, model)
+    check_model_fits(model, data.spec)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+        data = _reseeded(data, seed)
+    if getattr(model, "optimizer", None) is None:
+        compile_model(model, task=data.spec.task)
+    settings = dict(getattr(model, "_kerazoo_compile", {}))
+    steps = int(data.train.cardinality())
+    if settings and int(model.optimizer.iterations) == 0 and settings["schedule"] != "constant":
+        if steps > 0:
+            compile_model(model, **settings, decay_steps=steps * epochs)
+        else:
+            log.warning("kerazoo: the training data's length is unknown, so the %r schedule "
+                        "cannot be sized; training with a constant learning rate", settings["schedule"])
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        info = getattr(model, "_kerazoo", {}) or {}
+        runs.write_json(run_dir / "config.json", {
+            "model": info.get("model", model.name), "overrides": info.get("overrides", {}),
+            "config": info.get("config", {}), "spec": data.spec.to_dict(),
+            "data": {"source": data.source, **data.options},
+            "compile": {k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool, type(None)))},
+            "fit": {"epochs": epochs, "patience": patience, "seed": seed,
+                    "callbacks": callbacks if isinstance(callbacks, str) else "custom"},
+            **(config or {}), "versions": runs.versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    cbs = make_callbacks(callbacks, run_dir=run_dir, has_validation=data.validation is not None,
+                         patience=patience, constant_lr=settings.get("schedule", "constant") == "constant")
+    start = time.perf_counter()
+    history = model.fit(data.train, validation_data=data.validation, epochs=epochs, callbacks=cbs,
+                        shuffle=False, verbose=1 if verbose == "auto" else verbose)
+    seconds = time.perf_counter() - start
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    epochs_run = len(next(iter(hist.values()), []))
+    metrics = {}
+    for split in ("validation", "test"):
+        ds = getattr(data, split)
+        if ds is not None:
+            metrics[split] = evaluate(model, ds)
+    metrics["epochs"] = epochs_run
+    metrics["train_seconds"] = round(seconds, 3)
+    if run_dir is not None:
+        runs.write_history(run_dir / "history.csv", hist)
+        runs.write_json(run_dir / "metrics.json", metrics)
+        runs.save_model(model, run_dir / "model.keras")
+        runs.finish_run(run_dir)
+    return FitResult(history=hist, metrics={k: v for k, v in metrics.items() if isinstance(v, dict)},
+                     epochs=epochs_run, seconds=seconds, run_dir=run_dir, model=model)
+
+
+def evaluate(model, data, *, split: str = "test") -> dict[str, float]:
+    """Evaluate a model on one split of a data bundle (or on a dataset or `(x, y)`).
+
+    Args:
+        model: a compiled Keras model.
+        data: `load_data()`'s result, a `tf.data.Dataset`, or a tuple `(x, y)`.
+        split: which split of a bundle. Defaults to "test".
+
+    Returns:
+        Metric name -> value.
+
+    Example:
+    >>> from kerazoo import build, load_data
+    >>> data = load_data("wine")
+    >>> sorted(evaluate(build("mlp", data.spec), data))
+    ['accuracy', 'f1', 'loss']
+    """
+    from kerazoo.data import Data
+
+    if isinstance(data, Data):
+        check_model_fits(model, data.spec)
+        ds = getattr(data, split, None)
+        if ds is None:
+            raise ValueError(f"split must be one of train, validation, test with data; {split!r} has none")
+    elif isinstance(data, tuple):
+        ds = data
+    else:
+        ds = data
+    if isinstance(ds, tuple):
+        out = model.evaluate(ds[0], ds[1], verbose=0, return_dict=True)
+    else:
+        out = model.evaluate(ds, verbose=0, return_dict=True)
+    return {k: float(v) for k, v in out.items()}

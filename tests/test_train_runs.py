@@ -1,0 +1,147 @@
+"""compile_model, fit, evaluate and the run directory, on real bundled data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import small
+
+from kerazoo import build, compile_model, evaluate, fit, load_data, load_run
+from kerazoo.runs import RunError
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_data("iris", seed=0, batch_size=16)
+
+
+def test_fit_learns_iris(iris):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build("mlp", iris.spec, width=32)
+    result = fit(model, iris, epochs=40, verbose=0)
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    assert result.metrics["test"]["accuracy"] >= 0.9
+
+
+def test_same_seed_same_history(iris):
+    import keras
+
+    histories = []
+    for _ in range(2):
+        keras.utils.set_random_seed(3)
+        model = build("mlp", iris.spec, width=16)
+        histories.append(fit(model, iris, epochs=3, seed=3, verbose=0).history["loss"])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-6)
+
+
+def test_run_directory_written_and_read_back(digits, tmp_path):
+    data = small(digits)
+    model = build("cnn", data.spec, filters=(8, 16))
+    run_dir = tmp_path / "run"
+    result = fit(model, data, epochs=2, run_dir=run_dir, verbose=0)
+    for name in ("config.json", "history.csv", "metrics.json", "model.keras", "manifest.json"):
+        assert (run_dir / name).is_file(), name
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"] == "cnn" and config["overrides"] == {"filters": [8, 16]}
+    assert config["data"]["source"] == "digits" and config["versions"]["tensorflow"]
+    run = load_run(run_dir)
+    assert run.spec == data.spec and run.model_name == "cnn"
+    assert len(run.history["loss"]) == result.epochs == 2
+    x = data.arrays["test"][0][:20]
+    np.testing.assert_allclose(run.model.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert evaluate(run.model, data) == pytest.approx(result.metrics["test"], rel=1e-5)
+
+
+def test_unfinished_and_damaged_runs_refused(digits, tmp_path):
+    data = small(digits, 2, 1)
+    run_dir = tmp_path / "run"
+    fit(build("mlp", data.spec, width=8), data, epochs=1, run_dir=run_dir, verbose=0)
+    (run_dir / "metrics.json").write_text('{"test": {"accuracy": 1.0}}')
+    with pytest.raises(RunError, match="metrics.json changed"):
+        load_run(run_dir)
+    (run_dir / "manifest.json").unlink()
+    with pytest.raises(RunError, match="unfinished"):
+        load_run(run_dir)
+    with pytest.raises(RunError, match="not a kerazoo run"):
+        load_run(tmp_path)
+
+
+def test_fit_refuses_data_the_model_cannot_take(digits):
+    model = build("cnn")  # 32x32x3 by default
+    with pytest.raises(ValueError, match=r"takes inputs of shape \(32, 32, 3\).*\(8, 8, 1\)"):
+        fit(model, digits, epochs=1, verbose=0)
+    model = build("cnn", input_shape=(8, 8, 1), num_classes=3)
+    with pytest.raises(ValueError, match="has 3 outputs.*needs 10"):
+        fit(model, digits, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("source,task,metrics", [
+    ("breast_cancer", "binary", {"accuracy", "auc", "f1", "loss"}),
+    ("diabetes", "regression", {"mae", "loss"}),
+    ("wine", "multiclass", {"accuracy", "f1", "loss"}),
+])
+def test_auto_loss_and_metrics_follow_task(source, task, metrics):
+    data = load_data(source)
+    assert data.spec.task == task
+    model = build("mlp", data.spec, width=16)
+    result = fit(model, data, epochs=2, verbose=0)
+    assert set(result.metrics["test"]) == metrics
+
+
+def test_regression_predicts_raw_targets():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    data = load_data("diabetes")
+    model = build("mlp", data.spec, width=64, dropout=0.1)
+    result = fit(model, data, epochs=60, verbose=0)
+    y = data.arrays["test"][1]
+    pred = model.predict(data.arrays["test"][0], verbose=0)[:, 0]
+    baseline = np.abs(y - y.mean()).mean()
+    assert np.abs(pred - y).mean() == pytest.approx(result.metrics["test"]["mae"], rel=1e-3)
+    assert result.metrics["test"]["mae"] < 0.85 * baseline  # better than predicting the mean
+
+
+def test_soft_labels_train_with_the_same_loss(iris):
+    x, y = iris.arrays["train"]
+    soft = np.eye(3, dtype="float32")[y] * 0.8 + 0.2 / 3
+    model = build("mlp", iris.spec, width=8)
+    model.fit(x, soft, epochs=1, verbose=0)
+    assert np.isfinite(evaluate(model, iris)["loss"])  # integer labels after soft ones
+
+
+def test_schedule_sized_by_fit(iris):
+    import keras
+
+    model = build("mlp", iris.spec, compile={"schedule": "cosine", "learning_rate": 0.01})
+    fit(model, iris, epochs=2, verbose=0, callbacks="none")
+    schedule = model.optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert schedule.decay_steps == 2 * int(iris.train.cardinality())
+
+
+def test_compile_model_errors():
+    model = build("mlp", input_shape=(4,), num_classes=3, compile=False)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        compile_model(model, schedule="step")
+    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+        compile_model(model, learning_rate=-1)
+
+
+def test_callback_presets(iris, tmp_path):
+    import keras
+
+    class Counter(keras.callbacks.Callback):
+        epochs = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            Counter.epochs += 1
+
+    fit(build("mlp", iris.spec, width=8), iris, epochs=2, verbose=0, callbacks=["minimal", Counter()])
+    assert Counter.epochs == 2
+    with pytest.raises(ValueError, match="callbacks preset must be one of"):
+        fit(build("mlp", iris.spec), iris, epochs=1, verbose=0, callbacks="everything")
