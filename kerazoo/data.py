@@ -95,6 +95,7 @@ def load_data(
     Raises:
         ValueError: an unknown source, empty data, labels out of range, NaN or
             infinite features, or splits that leave a split empty.
+        RuntimeError: a `tfds:` data set that could not be downloaded.
 
     Example:
     >>> data = load_data("digits")
