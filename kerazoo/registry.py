@@ -293,6 +293,8 @@ def build(
     num_classes: int | None = None,
     task: str | None = None,
     compile: bool | dict = True,
+    strategy: Any = None,
+    precision: str | None = None,
     **overrides: Any,
 ):
     """Build a registered model, compiled with the zoo's defaults.
@@ -309,6 +311,12 @@ def build(
         task: `multiclass`, `binary`, `regression` or `multilabel`.
         compile: True compiles with `compile_model`'s defaults; a dict passes
             its keyword arguments; False returns the model uncompiled.
+        strategy: a `tf.distribute` strategy name (`auto`, `default`,
+            `one_device`, `mirrored`, `multi_worker`, `tpu`) or instance; the
+            model is built and compiled in its scope. Defaults to None (the
+            current strategy).
+        precision: `float32`, `mixed_float16`, `mixed_bfloat16` or `auto`; the
+            output layer stays float32. Defaults to None (the global policy).
         **overrides: the builder's keyword arguments (`describe(name)["defaults"]`).
             `None` values are dropped, so the default applies.
 
@@ -342,9 +350,32 @@ def build(
             kwargs[key] = value
     spec = resolve_spec(entry, spec, input_shape=input_shape, num_classes=num_classes, task=task)
     _check_fits(entry, spec)
+    info = {"model": name, "overrides": {k: v for k, v in overrides.items() if v is not None},
+            "config": {**valid, **kwargs}, "spec": spec.to_dict()}
+    if strategy is None and precision is None:
+        return _build_in_scope(entry, spec, kwargs, info, compile)
+    import contextlib
+
+    import keras
+
+    from kerazoo.distribute import distribution_info, resolve_precision, resolve_strategy
+
+    strat = resolve_strategy(strategy if strategy is not None else "default")
+    policy = resolve_precision(precision, strat) if precision is not None else keras.config.dtype_policy().name
+    info["distribution"] = distribution_info(strat, policy)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        scope = strat.scope() if strategy is not None else contextlib.nullcontext()
+        with scope:
+            return _build_in_scope(entry, spec, kwargs, info, compile)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _build_in_scope(entry: ModelEntry, spec: DataSpec, kwargs: dict, info: dict, compile: bool | dict):
     model = entry.fn(spec, **kwargs)
-    model._kerazoo = {"model": name, "overrides": {k: v for k, v in overrides.items() if v is not None},
-                      "config": {**valid, **kwargs}, "spec": spec.to_dict()}
+    model._kerazoo = info
     if compile:
         from kerazoo.train import compile_model
 
