@@ -252,7 +252,7 @@ def load_run(path: str | os.PathLike, *, safe_mode: bool = True, load_model: boo
     run = Run(path=path, config=config, metrics=metrics, history=history)
     if load_model:
         try:
-            run.model = load_model(path / "model.keras", safe_mode=safe_mode)
+            run.model = _load_keras_file(path / "model.keras", safe_mode=safe_mode)
         except Exception as err:
             raise RunError(f"run {str(path)!r}: model.keras does not load: {err}") from None
         run.model._kerazoo = {k: config[k] for k in ("model", "overrides", "config", "spec") if k in config}
@@ -280,6 +280,10 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True):
     >>> load_model(path).name
     'vit'
     """
+    return _load_keras_file(path, safe_mode=safe_mode)
+
+
+def _load_keras_file(path, *, safe_mode: bool):
     import keras
 
     import kerazoo.layers  # noqa: F401  (registers the zoo's layers for deserialization)
