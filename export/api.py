@@ -1,0 +1,540 @@
+"""`export_model`: a model or a run directory in, verified serving artifacts out.
+
+Layout (TensorFlow Serving's): `<out>/<model_name>/<version>/` holds the
+SavedModel (`saved_model.pb`, `variables/`), the TFLite files (`model.tflite`,
+`model_<quantize>.tflite`), `metadata.json` and `MODEL_CARD.md`. Everything is
+built in a hidden temporary folder beside the version folder and renamed into
+place once every artifact is verified; a failure removes the temporary folder
+(and any folder the export created), so nothing partial is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from export.tflite import QUANTIZE, tflite_filename
+from export.verify import Verification, VerificationError
+
+__all__ = ["export_model", "ExportResult", "Artifact", "FORMATS", "DEFAULT_FORMATS", "QUANTIZE"]
+
+FORMATS = ("savedmodel", "tflite", "onnx")
+DEFAULT_FORMATS = ("savedmodel", "tflite")
+SAVEDMODEL_FILES = ("saved_model.pb", "variables", "assets", "fingerprint.pb")
+VERIFY_EXAMPLES = 1000
+LOW_AGREEMENT = 0.9
+
+
+@dataclass
+class Artifact:
+    """One exported file and what verifying it found.
+
+    Attributes:
+        file: its name inside the version folder (`saved_model.pb` stands for the
+            whole SavedModel: it and `variables/`).
+        format: "savedmodel", "tflite" or "onnx".
+        precision: "float32", "dynamic", "float16" or "int8".
+        bytes: its size on disk (the SavedModel's files together).
+        sha256: its SHA-256 (the SavedModel's files together).
+        ops: a TFLite file's ops.
+        io: a TFLite file's inputs and outputs (dtype, shape, int8 scale and zero point).
+        verification: the `Verification`, or None when verification was off.
+    """
+
+    file: str
+    format: str
+    precision: str
+    bytes: int
+    sha256: str
+    ops: list | None = None
+    io: dict | None = None
+    verification: Verification | None = None
+
+    def to_dict(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "verification" and v is not None}
+        out["verification"] = self.verification.to_dict() if self.verification else None
+        return out
+
+
+@dataclass
+class ExportResult:
+    """What `export_model` returns.
+
+    Attributes:
+        path: the version folder, `<out>/<model_name>/<version>`.
+        model_name: the model's folder name.
+        version: the version number.
+        artifacts: one `Artifact` a file, in the order written.
+        metadata: the content of `metadata.json`.
+    """
+
+    path: Path
+    model_name: str
+    version: int
+    artifacts: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, file: str) -> Artifact:
+        for artifact in self.artifacts:
+            if artifact.file == file:
+                return artifact
+        raise KeyError(f"no artifact {file!r}; this export holds {', '.join(a.file for a in self.artifacts)}")
+
+    def table(self) -> str:
+        """The artifacts with their size and verification figures, as a text table."""
+        rows = [("artifact", "precision", "size", "max |diff|", "top-1 agree", "check")]
+        for a in self.artifacts:
+            v = a.verification
+            rows.append((a.file, a.precision, _size(a.bytes),
+                         "-" if v is None or v.max_abs_diff is None else f"{v.max_abs_diff:.2g}",
+                         "-" if v is None or v.top1_agreement is None else f"{100 * v.top1_agreement:.2f}%",
+                         "not verified" if v is None else
+                         v.status + (f" (tol {v.tolerance:g})" if v.tolerance is not None else "")))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
+
+
+def _as_tuple(value, what: str) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    try:
+        return tuple(value)
+    except TypeError:
+        raise ValueError(f"{what} must be a name or a sequence of names, got {value!r}") from None
+
+
+def _check_options(formats, quantize, version, int8_io, model_name):
+    formats = _as_tuple(formats, "formats")
+    if not formats:
+        raise ValueError(f"formats must name at least one of {', '.join(FORMATS)}")
+    for f in formats:
+        if f not in FORMATS:
+            raise ValueError(f"formats: unknown format {f!r}; expected one or more of {', '.join(FORMATS)}")
+    if "onnx" in formats:
+        from export.onnx_format import MISSING, onnx_available
+
+        if not onnx_available():
+            raise ValueError(MISSING)
+    modes = tuple(q for q in _as_tuple(quantize, "quantize") if q not in ("none", "float32"))
+    for q in modes:
+        if q not in QUANTIZE:
+            raise ValueError(f"quantize must be None or one or more of {', '.join(map(repr, QUANTIZE))}; "
+                             f"got {q!r}")
+    if modes and "tflite" not in formats:
+        raise ValueError(f"quantize={','.join(modes)} applies to TFLite files; add 'tflite' to formats")
+    if int8_io and "int8" not in modes:
+        raise ValueError("int8_io (int8 inputs and outputs) needs quantize='int8'")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise ValueError(f"version must be a positive int (TensorFlow Serving's version folders are "
+                         f"numbers), got {version!r}")
+    if model_name is not None:
+        _check_name(model_name)
+    return tuple(dict.fromkeys(formats)), tuple(dict.fromkeys(modes))
+
+
+def _check_name(name) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(name)):
+        raise ValueError(f"model_name must be a folder name of letters, digits, '.', '_' and '-', "
+                         f"got {name!r}")
+
+
+@dataclass
+class _Source:
+    model: Any
+    name: str
+    task: str
+    spec: dict | None = None
+    run: Any = None
+    data: Any = None
+    data_error: str = ""
+
+    def load_data(self):
+        """The run's data, reloaded as `kerazoo evaluate` does (once); None when it cannot be."""
+        if self.run is None or self.data is not None or self.data_error:
+            return self.data
+        from kerazoo.data import load_data
+
+        data_cfg = dict(self.run.config.get("data", {}))
+        source = data_cfg.pop("source", None)
+        opts = {k: tuple(v) if isinstance(v, list) else v for k, v in data_cfg.items()}
+        try:
+            self.data = load_data(source, **opts)
+        except Exception as err:  # e.g. a tfds source on a machine without its data
+            self.data_error = f"the run's data {source!r} does not load here ({err})"
+        return self.data
+
+
+def _load_source(obj) -> _Source:
+    from export.savedmodel import model_task
+
+    if isinstance(obj, (str, os.PathLike)):
+        path = Path(obj)
+        if path.suffix == ".keras" and path.is_file():
+            from kerazoo.runs import load_model
+
+            model = load_model(path)
+            return _Source(model=model, name=model.name, task=model_task(model))
+        from kerazoo.runs import check_run, load_run
+
+        check_run(path)  # a missing, unfinished or damaged run fails here, with the reason
+        run = load_run(path)
+        return _Source(model=run.model, name=run.model_name, task=run.spec.task, spec=run.config.get("spec"),
+                       run=run)
+    if not hasattr(obj, "inputs") or not hasattr(obj, "predict"):
+        raise TypeError(f"model_or_run_dir must be a Keras model, a run directory or a .keras file, "
+                        f"got {type(obj).__name__}")
+    info = getattr(obj, "_kerazoo", None) or {}
+    return _Source(model=obj, name=info.get("model", obj.name), task=model_task(obj), spec=info.get("spec"))
+
+
+def _split_inputs(data, split: str, limit: int):
+    from export.tflite import representative_inputs
+
+    if data.arrays and split in data.arrays:
+        return data.arrays[split][0][:limit]
+    dataset = getattr(data, split, None)
+    if dataset is None:
+        return None
+    return representative_inputs(dataset, limit=limit, input_rank=len(data.spec.input_shape))
+
+
+def _synthetic_inputs(model, spec: dict | None, n: int = 64):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    shape = (n, *tuple(model.inputs[0].shape[1:]))
+    dtype = str(model.inputs[0].dtype)
+    spec = spec or {}
+    if "int" in dtype:
+        return rng.integers(0, spec.get("vocab_size") or 2, size=shape).astype(dtype)
+    if spec.get("value_range"):
+        low, high = spec["value_range"]
+        return rng.uniform(low, high, size=shape).astype(dtype)
+    if spec.get("mean") is not None:
+        mean, std = np.asarray(spec["mean"]), np.sqrt(np.asarray(spec["variance"]))
+        return (mean + std * rng.normal(size=shape)).astype(dtype)
+    return rng.normal(size=shape).astype(dtype)
+
+
+def _verification_inputs(source: _Source, verify_data, representative):
+    """Inputs to compare on, and a description of them for the metadata."""
+    from export.tflite import representative_inputs
+
+    if verify_data is not None:
+        x = representative_inputs(verify_data, limit=VERIFY_EXAMPLES)
+        return x, f"the inputs passed as verify_data ({len(x)} examples)"
+    if source.run is not None:
+        data = source.load_data()
+        if data is not None:
+            for split in ("test", "validation", "train"):
+                x = _split_inputs(data, split, VERIFY_EXAMPLES)
+                if x is not None and len(x):
+                    return x, f"the run's {split} split ({len(x)} examples)"
+    if representative is not None:
+        return representative, f"the representative data ({len(representative)} examples)"
+    warnings.warn("export: no real inputs to verify on (pass verify_data=..., or export a run directory); "
+                  "verifying on random inputs in the input range", UserWarning, stacklevel=3)
+    x = _synthetic_inputs(source.model, source.spec)
+    return x, f"random inputs in the input range ({len(x)} examples; no real data was given)"
+
+
+def _representative(source: _Source, representative_data, input_rank: int):
+    from export.tflite import REPRESENTATIVE_EXAMPLES, representative_inputs
+
+    if representative_data is not None:
+        return representative_inputs(representative_data, input_rank=input_rank)
+    data = source.load_data()
+    if data is None:
+        why = f": {source.data_error}" if source.data_error else ""
+        raise ValueError("quantize='int8' needs representative data to calibrate activations" + why +
+                         "; pass representative_data=x_train[:300] (a few hundred training inputs, an array "
+                         "or a tf.data.Dataset)" + ("" if source.run else ", or export a run directory, "
+                                                    "whose training data is used"))
+    return _split_inputs(data, "train", REPRESENTATIVE_EXAMPLES)
+
+
+def _run_model_name(obj) -> str | None:
+    """A run directory's model name, read from its config without loading TensorFlow."""
+    if not isinstance(obj, (str, os.PathLike)) or Path(obj).suffix == ".keras":
+        return None
+    from kerazoo.runs import check_run
+
+    check_run(obj)
+    try:
+        import json
+
+        return json.loads((Path(obj) / "config.json").read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _refuse_existing(target: Path):
+    raise FileExistsError(f"export {str(target)!r} already exists; pass overwrite=True (--overwrite) to "
+                          f"replace it, or another version")
+
+
+def _next_version(root: Path) -> int:
+    if not root.is_dir():
+        return 1
+    numbers = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(numbers, default=0) + 1
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create `path` and its missing parents; return those created, deepest last."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
+def _move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
+    old = None
+    if target.exists():
+        if not overwrite:
+            raise FileExistsError(f"export version {str(target)!r} appeared while exporting; not replaced")
+        old = target.with_name(f".replaced-{target.name}-{uuid.uuid4().hex[:8]}")
+        os.rename(target, old)
+    try:
+        os.rename(tmp, target)
+    except BaseException:
+        if old is not None:
+            os.rename(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_model(
+    model_or_run_dir: Any,
+    out_dir: str | os.PathLike = "exports",
+    *,
+    formats: str | tuple = DEFAULT_FORMATS,
+    quantize: str | tuple | None = None,
+    representative_data: Any = None,
+    version: int | None = None,
+    overwrite: bool = False,
+    int8_io: bool = False,
+    select_ops: bool = False,
+    verify: bool = True,
+    verify_data: Any = None,
+    model_name: str | None = None,
+) -> ExportResult:
+    """Export a model as a verified SavedModel and TFLite files, laid out for TensorFlow Serving.
+
+    Writes `<out_dir>/<model_name>/<version>/`: the SavedModel (a
+    `serving_default` signature taking raw inputs named `inputs`, batch free,
+    returning `probabilities` and `classes`, or `values` for regression),
+    `model.tflite` (float32) and one `model_<mode>.tflite` per `quantize` mode,
+    `metadata.json` and `MODEL_CARD.md`. Versions count up from 1.
+
+    Each artifact is reloaded by its real consumer (`tf.saved_model.load`, the
+    LiteRT interpreter) and compared with the Keras model on real inputs: by
+    default the run's test split. Float files beyond tolerance (float32 1e-4,
+    float16 2e-2) fail the export; quantized files' figures are reported. The
+    folder is built aside and renamed into place: a failure leaves nothing.
+
+    Args:
+        model_or_run_dir: a Keras model, a run directory, or a `.keras` file.
+        out_dir: the root of the export tree. Defaults to "exports".
+        formats: "savedmodel", "tflite", "onnx" (needs the `onnx` extra), or several
+            (a tuple or "savedmodel,tflite"). Defaults to ("savedmodel", "tflite").
+            TFLite and ONNX are converted from a SavedModel either way.
+        quantize: None, or one or more of "dynamic", "float16", "int8": each adds
+            a quantized TFLite file beside the float32 one. Defaults to None.
+        representative_data: calibration inputs for "int8" (an array, `(x, y)`
+            or a `tf.data.Dataset`); a run's own training data when omitted.
+        version: the version folder's number. Defaults to the next free one.
+        overwrite: replace an existing version. Defaults to False.
+        int8_io: int8 inputs and outputs for the "int8" file. Defaults to False.
+        select_ops: allow select-TF ops in TFLite files (warns: the device
+            then needs the Flex delegate). Defaults to False.
+        verify: verify every artifact. Defaults to True.
+        verify_data: the inputs to verify on. Defaults to the run's test split.
+        model_name: the model's folder name. Defaults to the zoo name.
+
+    Returns:
+        An `ExportResult` with the folder, the version and each `Artifact`.
+
+    Raises:
+        ValueError: a bad option, an unknown format or quantize mode, or "int8"
+            without representative data; `kerazoo.runs.RunError` for a bad run.
+        FileExistsError: the version exists and `overwrite` is False.
+        export.ConversionError: ops that TFLite's allowed op sets lack.
+        export.VerificationError: a float artifact that differs from Keras.
+
+    Example:
+    >>> import tempfile, numpy as np
+    >>> from kerazoo import build
+    >>> model = build("mlp", input_shape=(4,), num_classes=3)
+    >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> result = export_model(model, tempfile.mkdtemp(), verify_data=x)
+    >>> result.version, [a.file for a in result.artifacts]
+    (1, ['saved_model.pb', 'model.tflite'])
+    >>> [a.verification.status for a in result.artifacts]
+    ['ok', 'ok']
+    >>> export_model(model, tempfile.mkdtemp(), quantize="int8")
+    Traceback (most recent call last):
+    ...
+    ValueError: quantize='int8' needs representative data to calibrate activations; pass representative_data=x_train[:300] (a few hundred training inputs, an array or a tf.data.Dataset), or export a run directory, whose training data is used
+    """
+    formats, modes = _check_options(formats, quantize, version, int8_io, model_name)
+    early = model_name or _run_model_name(model_or_run_dir)
+    if early and version is not None and (Path(out_dir) / early / str(version)).exists() and not overwrite:
+        _refuse_existing(Path(out_dir) / early / str(version))  # before loading TensorFlow and the model
+    source = _load_source(model_or_run_dir)
+    from export.savedmodel import _check_single_input
+
+    _check_single_input(source.model)
+    if int8_io and "float" not in str(source.model.inputs[0].dtype):
+        raise ValueError(f"int8_io quantizes float inputs; this model takes {source.model.inputs[0].dtype}")
+    name = model_name or source.name
+    _check_name(name)
+    input_rank = len(source.model.inputs[0].shape) - 1
+    representative = _representative(source, representative_data, input_rank) if "int8" in modes else None
+
+    root = Path(out_dir) / name
+    version = version or _next_version(root)
+    target = root / str(version)
+    if target.exists() and not overwrite:
+        _refuse_existing(target)
+    x, x_note = _verification_inputs(source, verify_data, representative) if verify else (None, "")
+
+    created = _make_dirs(root)
+    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=root))
+    try:
+        result = _build(source, tmp, name=name, version=version, formats=formats, modes=modes,
+                        representative=representative, int8_io=int8_io, select_ops=select_ops,
+                        x=x, x_note=x_note)
+        _move_into_place(tmp, target, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+    result.path = target
+    return result
+
+
+def _build(source: _Source, tmp: Path, *, name, version, formats, modes, representative, int8_io,
+           select_ops, x, x_note) -> ExportResult:
+    from export.metadata import environment, file_info, preprocessing_note, write_metadata
+    from export.savedmodel import float32_copy, write_savedmodel
+    from export.tflite import convert_tflite, inspect_tflite
+    from export.verify import reference_outputs, verify_savedmodel, verify_tflite
+
+    model = float32_copy(source.model)
+    reference_note = "the Keras model" if model is source.model else \
+        "a float32 copy of the mixed-precision Keras model (same weights)"
+    keep_savedmodel = "savedmodel" in formats
+    sm_dir = tmp if keep_savedmodel else tmp / ".savedmodel-scratch"
+    signature = write_savedmodel(model, sm_dir, task=source.task)
+    reference = reference_outputs(model, x) if x is not None else None
+    artifacts = []
+    if keep_savedmodel:
+        info = _savedmodel_info(tmp)
+        check = verify_savedmodel(tmp, x, reference, task=source.task) if x is not None else None
+        if check is not None:
+            check.artifact = "saved_model.pb"
+        artifacts.append(Artifact("saved_model.pb", "savedmodel", "float32", verification=check, **info))
+        _raise_if_failed(artifacts[-1])
+    if "tflite" in formats:
+        for mode in (None, *modes):
+            content = convert_tflite(sm_dir, quantize=mode, representative_data=representative,
+                                     int8_io=int8_io and mode == "int8", select_ops=select_ops)
+            path = tmp / tflite_filename(mode)
+            path.write_bytes(content)
+            details = inspect_tflite(path)
+            check = verify_tflite(path, x, reference, task=source.task, quantize=mode) \
+                if x is not None else None
+            artifacts.append(Artifact(path.name, "tflite", mode or "float32", ops=details["ops"],
+                                      io={"inputs": details["inputs"], "outputs": details["outputs"]},
+                                      verification=check, **file_info(path)))
+            _raise_if_failed(artifacts[-1])
+            _warn_if_low(artifacts[-1])
+    if "onnx" in formats:
+        from export.onnx_format import convert_onnx, verify_onnx
+
+        path = tmp / "model.onnx"
+        convert_onnx(sm_dir, path)
+        check = verify_onnx(path, x, reference, task=source.task) if x is not None else None
+        artifacts.append(Artifact(path.name, "onnx", "float32", verification=check, **file_info(path)))
+        _raise_if_failed(artifacts[-1])
+    if not keep_savedmodel:
+        shutil.rmtree(sm_dir)
+    from export.verify import TOLERANCES
+
+    spec = source.spec or {}
+    run = source.run
+    metadata = {
+        "model": name, "version": version, "task": source.task,
+        "zoo_model": (getattr(source.model, "_kerazoo", None) or {}).get("model"),
+        "config": (getattr(source.model, "_kerazoo", None) or {}).get("config"),
+        "overrides": (getattr(source.model, "_kerazoo", None) or {}).get("overrides"),
+        "inputs": signature["inputs"], "outputs": signature["outputs"],
+        "class_names": spec.get("class_names"),
+        "preprocessing": preprocessing_note(spec),
+        "augmentation": "none: augmentation is training-only and never in the exported graph",
+        "spec": spec or None,
+        "source": {"run": str(run.path), "metrics": run.metrics,
+                   "data": run.config.get("data")} if run is not None else {"model": source.model.name},
+        "reference": reference_note,
+        "verification_inputs": x_note or "not verified",
+        "tolerances": TOLERANCES, "select_ops": select_ops,
+        "versions": environment(),
+        "artifacts": [a.to_dict() for a in artifacts],
+    }
+    write_metadata(tmp, metadata)
+    return ExportResult(path=tmp, model_name=name, version=version, artifacts=artifacts, metadata=metadata)
+
+
+def _savedmodel_info(folder: Path) -> dict:
+    from export.metadata import file_info
+
+    total, digests = 0, []
+    for part in SAVEDMODEL_FILES:
+        if (folder / part).exists():
+            info = file_info(folder / part)
+            total += info["bytes"]
+            digests.append(f"{part}:{info['sha256']}")
+    import hashlib
+
+    return {"bytes": total, "sha256": hashlib.sha256("\n".join(digests).encode()).hexdigest()}
+
+
+def _raise_if_failed(artifact: Artifact) -> None:
+    v = artifact.verification
+    if v is not None and v.status == "failed":
+        raise VerificationError(f"{artifact.file} ({v.precision}) failed verification against the Keras "
+                                f"model: {v.note}; nothing was written")
+
+
+def _warn_if_low(artifact: Artifact) -> None:
+    v = artifact.verification
+    if v is not None and v.top1_agreement is not None and v.top1_agreement < LOW_AGREEMENT:
+        warnings.warn(f"{artifact.file}: top-1 agreement with the Keras model is only "
+                      f"{100 * v.top1_agreement:.1f}% ({v.precision}); check it before shipping",
+                      UserWarning, stacklevel=3)
+    if v is not None and v.status == "skipped":
+        warnings.warn(f"{artifact.file}: not verified: {v.note}", UserWarning, stacklevel=3)

@@ -1,0 +1,151 @@
+"""Optional ONNX export: the SavedModel's `serving_default` through tf2onnx, run by onnxruntime.
+
+Needs the `onnx` extra (`pip install "kerazoo[onnx]"`: tf2onnx, onnx, onnxruntime). The
+ONNX graph keeps the signature's names: input `inputs`, outputs `probabilities` and
+`classes` (or `values`), batch dimension free.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+__all__ = ["onnx_available", "convert_onnx", "run_onnx", "verify_onnx", "ONNX_OPSET"]
+
+ONNX_OPSET = 17
+MISSING = ("format 'onnx' needs tf2onnx and onnxruntime, which are not installed: "
+           "pip install \"kerazoo[onnx]\"")
+
+
+def onnx_available() -> bool:
+    """Whether tf2onnx and onnxruntime can be imported.
+
+    Example:
+    >>> isinstance(onnx_available(), bool)
+    True
+    """
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("tf2onnx", "onnxruntime"))
+
+
+def convert_onnx(saved_model_dir: str | os.PathLike, path: str | os.PathLike, *, opset: int = ONNX_OPSET) -> None:
+    """Convert a SavedModel's `serving_default` signature to an ONNX file with tf2onnx.
+
+    Args:
+        saved_model_dir: a SavedModel folder (`write_savedmodel` writes one).
+        path: the `.onnx` file to write.
+        opset: the ONNX opset. Defaults to 17.
+
+    Raises:
+        ValueError: tf2onnx or onnxruntime is not installed.
+
+    Example:
+    >>> import tempfile, os, pytest
+    >>> _ = pytest.importorskip("tf2onnx")
+    >>> from kerazoo import build
+    >>> from export import write_savedmodel
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_savedmodel(build("mlp", input_shape=(4,), num_classes=3), os.path.join(folder, "sm"))
+    >>> convert_onnx(os.path.join(folder, "sm"), os.path.join(folder, "model.onnx"))
+    >>> os.path.getsize(os.path.join(folder, "model.onnx")) > 0
+    True
+    """
+    if not onnx_available():
+        raise ValueError(MISSING)
+    import tensorflow as tf
+    import tf2onnx
+
+    from export.tflite import _quiet_stderr
+
+    loaded = tf.saved_model.load(os.fspath(saved_model_dir))  # kept alive: it owns the variables
+    signature = loaded.signatures["serving_default"]
+    (name, spec), = signature.structured_input_signature[1].items()
+    input_signature = [tf.TensorSpec(spec.shape, spec.dtype, name=name)]
+
+    @tf.function(input_signature=input_signature)
+    def serve(inputs):
+        return signature(**{name: inputs})
+
+    log = logging.getLogger("tf2onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with _quiet_stderr():
+            tf2onnx.convert.from_function(serve, input_signature=input_signature, opset=opset,
+                                          output_path=os.fspath(path))
+    finally:
+        log.setLevel(level)
+        del loaded
+
+
+def run_onnx(path: str | os.PathLike, x) -> dict:
+    """Run inputs through an ONNX file with onnxruntime (CPU).
+
+    Args:
+        path: the `.onnx` file.
+        x: an array of inputs, batch dimension first.
+
+    Returns:
+        Output name -> NumPy array.
+
+    Example:
+    >>> import tempfile, os, pytest, numpy as np
+    >>> _ = pytest.importorskip("tf2onnx")
+    >>> from kerazoo import build
+    >>> from export import write_savedmodel
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_savedmodel(build("mlp", input_shape=(4,), num_classes=3), os.path.join(folder, "sm"))
+    >>> convert_onnx(os.path.join(folder, "sm"), os.path.join(folder, "model.onnx"))
+    >>> run_onnx(os.path.join(folder, "model.onnx"), np.zeros((5, 4), "float32"))["probabilities"].shape
+    (5, 3)
+    """
+    import numpy as np
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    names = [o.name for o in session.get_outputs()]
+    x = np.asarray(x)
+    if "int" in inp.type:
+        x = x.astype("int32")
+    else:
+        x = x.astype("float32")
+    return dict(zip(names, session.run(names, {inp.name: x})))
+
+
+def verify_onnx(path: str | os.PathLike, x, reference, *, task: str = "multiclass"):
+    """Run an ONNX file in onnxruntime and compare its outputs with Keras' (float32 tolerance).
+
+    Args:
+        path: the `.onnx` file.
+        x: an array of real inputs.
+        reference: the Keras model's outputs on `x`.
+        task: the model's task. Defaults to "multiclass".
+
+    Returns:
+        A `Verification` (consumer `onnxruntime.InferenceSession`).
+
+    Example:
+    >>> import tempfile, os, pytest, numpy as np
+    >>> _ = pytest.importorskip("tf2onnx")
+    >>> from kerazoo import build
+    >>> from export import write_savedmodel
+    >>> model = build("mlp", input_shape=(4,), num_classes=3)
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_savedmodel(model, os.path.join(folder, "sm"))
+    >>> convert_onnx(os.path.join(folder, "sm"), os.path.join(folder, "model.onnx"))
+    >>> x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    >>> verify_onnx(os.path.join(folder, "model.onnx"), x, model.predict(x, verbose=0)).status
+    'ok'
+    """
+    from export.verify import Verification, _judge
+
+    result = Verification(artifact=os.path.basename(os.fspath(path)), consumer="onnxruntime.InferenceSession",
+                          precision="float32")
+    try:
+        outputs = run_onnx(path, x)
+    except Exception as err:
+        result.status, result.note = "failed", f"does not run: {str(err).splitlines()[0][:300]}"
+        return result
+    return _judge(result, reference, outputs, task)

@@ -1,0 +1,293 @@
+"""Verification: reload an artifact with its real consumer and compare it with Keras.
+
+A SavedModel is reloaded with `tf.saved_model.load` and a TFLite file with
+`ai_edge_litert.interpreter.Interpreter`; a batch of real inputs goes through
+it and through the Keras model, and the maximum absolute difference of the
+outputs and the top-1 agreement (classification) are recorded.
+
+Float artifacts must agree within a tolerance, measured on the zoo's models
+(TensorFlow 2.21): float32 files differ from Keras by at most ~3e-6, so their
+tolerance is 1e-4; float16 weights cost up to ~8e-3, so theirs is 2e-2. An
+output passes when `|artifact - keras| <= tol + tol * |keras|` element-wise
+(the relative part covers regression values of any scale). Quantized files
+("dynamic", "int8") are not held to a tolerance: their figures are reported.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Verification", "verify_savedmodel", "verify_tflite", "run_savedmodel", "run_tflite",
+           "TOLERANCES", "VerificationError"]
+
+TOLERANCES = {"float32": 1e-4, "float16": 2e-2}
+BATCH = 256
+
+
+class VerificationError(RuntimeError):
+    """An artifact does not compute what the Keras model computes."""
+
+
+@dataclass
+class Verification:
+    """What verifying one artifact found.
+
+    Attributes:
+        artifact: the file (or folder) checked.
+        consumer: what reloaded it (`tf.saved_model.load`, the LiteRT interpreter).
+        precision: "float32", "float16", "dynamic" or "int8".
+        examples: inputs compared.
+        max_abs_diff: the largest absolute output difference from Keras.
+        top1_agreement: the share of examples whose predicted class(es) match
+            Keras' (None for regression).
+        tolerance: the float tolerance applied (None for quantized files).
+        status: "ok" (within tolerance), "reported" (quantized: figures only),
+            "failed" or "skipped" (could not run here; see `note`).
+        note: why a check failed or was skipped.
+    """
+
+    artifact: str
+    consumer: str
+    precision: str
+    examples: int = 0
+    max_abs_diff: float | None = None
+    top1_agreement: float | None = None
+    tolerance: float | None = None
+    status: str = "ok"
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("ok", "reported", "skipped")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _main(outputs: dict):
+    return outputs["values"] if "values" in outputs else outputs["probabilities"]
+
+
+def _agreement(reference, outputs: dict, task: str) -> float | None:
+    import numpy as np
+
+    ref = np.asarray(reference)
+    if task not in ("multiclass", "binary", "multilabel"):
+        return None
+    if task == "multiclass":
+        want = ref.argmax(-1)
+    elif task == "binary":
+        want = (ref[..., 0] > 0.5).astype("int64")
+    else:
+        want = (ref > 0.5).astype("int64")
+    got = np.asarray(outputs["classes"]) if "classes" in outputs else None
+    if got is None:
+        return None
+    same = got == want
+    if same.ndim > 1:
+        same = same.all(axis=tuple(range(1, same.ndim)))
+    return float(same.mean())
+
+
+def _judge(result: Verification, reference, outputs: dict, task: str) -> Verification:
+    import numpy as np
+
+    ref = np.asarray(reference, dtype="float64")
+    out = np.asarray(_main(outputs), dtype="float64").reshape(ref.shape)
+    result.examples = int(len(ref))
+    diff = np.abs(out - ref)
+    result.max_abs_diff = float(diff.max()) if diff.size else 0.0
+    result.top1_agreement = _agreement(ref, outputs, task)
+    if not np.isfinite(out).all():
+        result.status, result.note = "failed", "the artifact's outputs hold NaN or infinite values"
+        return result
+    tol = TOLERANCES.get(result.precision)
+    result.tolerance = tol
+    if tol is None:
+        result.status = "reported"
+    elif np.all(diff <= tol + tol * np.abs(ref)):
+        result.status = "ok"
+    else:
+        worst = int(np.argmax(diff.reshape(len(ref), -1).max(axis=1)))
+        result.status = "failed"
+        result.note = (f"outputs differ from Keras by up to {result.max_abs_diff:.3g} (tolerance {tol:g}; "
+                       f"worst at example {worst})")
+    return result
+
+
+def run_savedmodel(path: str | os.PathLike, x) -> dict:
+    """Run inputs through a SavedModel's `serving_default` signature, reloaded with `tf.saved_model.load`.
+
+    Args:
+        path: the SavedModel folder.
+        x: an array of inputs, batch dimension first.
+
+    Returns:
+        Output name -> NumPy array.
+
+    Example:
+    >>> import tempfile, os, numpy as np
+    >>> from kerazoo import build
+    >>> from export import write_savedmodel
+    >>> path = os.path.join(tempfile.mkdtemp(), "sm")
+    >>> _ = write_savedmodel(build("mlp", input_shape=(4,), num_classes=3), path)
+    >>> {k: v.shape for k, v in sorted(run_savedmodel(path, np.zeros((5, 4), "float32")).items())}
+    {'classes': (5,), 'probabilities': (5, 3)}
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(os.fspath(path)).signatures["serving_default"]
+    (name, spec), = fn.structured_input_signature[1].items()
+    parts = [fn(**{name: tf.constant(np.asarray(x[i:i + BATCH]), dtype=spec.dtype)})
+             for i in range(0, len(x), BATCH)]
+    return {k: np.concatenate([p[k].numpy() for p in parts]) for k in parts[0]}
+
+
+def run_tflite(path: str | os.PathLike, x, *, num_threads: int | None = None) -> dict:
+    """Run inputs through a TFLite file with the LiteRT interpreter (`ai_edge_litert`).
+
+    Float inputs are quantized for a file with int8 inputs, and int8 outputs are
+    dequantized, with the scale and zero point stored in the file.
+
+    Args:
+        path: the `.tflite` file.
+        x: an array of inputs, batch dimension first.
+        num_threads: interpreter threads. Defaults to the interpreter's default.
+
+    Returns:
+        Output name -> NumPy array (float for dequantized outputs).
+
+    Example:
+    >>> import tempfile, os, numpy as np
+    >>> from kerazoo import build
+    >>> from export import write_savedmodel, convert_tflite
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_savedmodel(build("mlp", input_shape=(4,), num_classes=3), os.path.join(folder, "sm"))
+    >>> with open(os.path.join(folder, "m.tflite"), "wb") as f:
+    ...     _ = f.write(convert_tflite(os.path.join(folder, "sm")))
+    >>> run_tflite(os.path.join(folder, "m.tflite"), np.zeros((5, 4), "float32"))["probabilities"].shape
+    (5, 3)
+    """
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=os.fspath(path), num_threads=num_threads)
+    runner = interpreter.get_signature_runner("serving_default")
+    (name, detail), = runner.get_input_details().items()
+    out_details = runner.get_output_details()
+    x = np.asarray(x)
+    if detail["dtype"] == np.int8 and x.dtype != np.int8:
+        scale, zero = detail["quantization"]
+        x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+    else:
+        x = x.astype(detail["dtype"])
+    parts = [runner(**{name: x[i:i + BATCH]}) for i in range(0, len(x), BATCH)]
+    out = {}
+    for key in parts[0]:
+        value = np.concatenate([p[key] for p in parts])
+        scale, zero = out_details[key]["quantization"]
+        if out_details[key]["dtype"] in (np.int8, np.uint8) and scale:
+            value = (value.astype("float32") - zero) * scale
+        out[key] = value
+    return out
+
+
+def verify_savedmodel(path: str | os.PathLike, x, reference, *, task: str = "multiclass") -> Verification:
+    """Reload a SavedModel with `tf.saved_model.load` and compare its outputs with Keras'.
+
+    Args:
+        path: the SavedModel folder.
+        x: an array of real inputs.
+        reference: the Keras model's outputs on `x` (probabilities or values).
+        task: the model's task. Defaults to "multiclass".
+
+    Returns:
+        A `Verification`; its status is "failed" beyond the float32 tolerance.
+
+    Example:
+    >>> import tempfile, os, numpy as np
+    >>> from kerazoo import build
+    >>> from export import write_savedmodel
+    >>> model = build("mlp", input_shape=(4,), num_classes=3)
+    >>> path = os.path.join(tempfile.mkdtemp(), "sm")
+    >>> _ = write_savedmodel(model, path)
+    >>> x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    >>> v = verify_savedmodel(path, x, model.predict(x, verbose=0))
+    >>> v.status, v.top1_agreement, v.max_abs_diff < 1e-4
+    ('ok', 1.0, True)
+    """
+    result = Verification(artifact=os.path.basename(os.fspath(path)) or os.fspath(path),
+                          consumer="tf.saved_model.load", precision="float32")
+    try:
+        outputs = run_savedmodel(path, x)
+    except Exception as err:  # the file does not load or run: that is the finding
+        result.status, result.note = "failed", f"does not run: {str(err).splitlines()[0][:300]}"
+        return result
+    return _judge(result, reference, outputs, task)
+
+
+def verify_tflite(path: str | os.PathLike, x, reference, *, task: str = "multiclass",
+                  quantize: str | None = None) -> Verification:
+    """Run a TFLite file in the LiteRT interpreter and compare its outputs with Keras'.
+
+    Args:
+        path: the `.tflite` file.
+        x: an array of real inputs.
+        reference: the Keras model's outputs on `x`.
+        task: the model's task. Defaults to "multiclass".
+        quantize: how the file was quantized (None for float32); picks the
+            tolerance: float32 and float16 files are judged, "dynamic" and
+            "int8" files are reported.
+
+    Returns:
+        A `Verification`. A file with select-TF (Flex) ops cannot run in the
+        Python interpreter: its status is "skipped".
+
+    Example:
+    >>> import tempfile, os, numpy as np
+    >>> from kerazoo import build
+    >>> from export import write_savedmodel, convert_tflite
+    >>> model = build("mlp", input_shape=(4,), num_classes=3)
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_savedmodel(model, os.path.join(folder, "sm"))
+    >>> with open(os.path.join(folder, "model.tflite"), "wb") as f:
+    ...     _ = f.write(convert_tflite(os.path.join(folder, "sm")))
+    >>> x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    >>> v = verify_tflite(os.path.join(folder, "model.tflite"), x, model.predict(x, verbose=0))
+    >>> v.consumer, v.status, v.top1_agreement
+    ('ai_edge_litert.interpreter.Interpreter', 'ok', 1.0)
+    """
+    from export.tflite import tflite_ops
+
+    result = Verification(artifact=os.path.basename(os.fspath(path)),
+                          consumer="ai_edge_litert.interpreter.Interpreter",
+                          precision=quantize or "float32")
+    try:
+        outputs = run_tflite(path, x)
+    except Exception as err:
+        flex = [op for op in _safe_ops(tflite_ops, path) if op.startswith("Flex")]
+        if flex:
+            result.status = "skipped"
+            result.note = (f"holds select-TF ops ({', '.join(flex)}) that need the Flex delegate, "
+                           f"which the Python LiteRT interpreter lacks")
+        else:
+            result.status, result.note = "failed", f"does not run: {str(err).splitlines()[0][:300]}"
+        return result
+    return _judge(result, reference, outputs, task)
+
+
+def _safe_ops(fn, path) -> list[str]:
+    try:
+        return fn(path)
+    except Exception:
+        return []
+
+
+def reference_outputs(model: Any, x):
+    """The Keras model's outputs on `x` (inference mode), as float32."""
+    import numpy as np
+
+    return np.asarray(model.predict(x, batch_size=BATCH, verbose=0), dtype="float32")
