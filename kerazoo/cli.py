@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -178,30 +179,47 @@ def cmd_train(args) -> int:
     _check_numbers(epochs=epochs, patience=patience, batch_size=data_cfg.get("batch_size", 32))
 
     from kerazoo import runs
+    from kerazoo.distribute import PRECISIONS, STRATEGIES, is_chief
 
-    run_dir = runs.new_run_dir(name, args.out)
+    strategy = args.strategy or "auto"
+    precision = args.precision or "auto"
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if args.jit_compile:
+        compile_cfg["jit_compile"] = True
+    chief = is_chief()  # a non-chief worker writes nothing; the chief writes the run
+    run_dir = runs.new_run_dir(name, args.out) if chief else None
     ok = False
     try:
         import keras
 
         from kerazoo.data import load_data
+        from kerazoo.distribute import resolve_strategy
         from kerazoo.registry import build
         from kerazoo.train import fit
 
+        strategy = resolve_strategy(strategy)  # before any TensorFlow op: collectives need it so
         keras.utils.set_random_seed(seed)
         data = load_data(source, **{k: (tuple(v) if isinstance(v, list) else v) for k, v in data_cfg.items()})
         print(f"data   {data.describe()}")
-        model = build(name, data.spec, compile=compile_cfg or True, **overrides)
+        model = build(name, data.spec, compile=compile_cfg or True, strategy=strategy, precision=precision,
+                      **overrides)
+        dist = model._kerazoo["distribution"]
         print(f"model  {name}: {model.count_params():,} parameters")
-        print(f"run    {run_dir}")
+        print(f"device {dist['strategy']} over {dist['replicas']} replica(s) {', '.join(dist['devices'])}; "
+              f"precision {dist['precision']}")
+        print(f"run    {run_dir if chief else '(written by the chief worker)'}")
         result = fit(model, data, epochs=epochs, run_dir=run_dir, seed=seed, patience=patience,
                      verbose=args.verbose)
         ok = True
     finally:
-        if not ok and not any(run_dir.iterdir()):
+        if not ok and run_dir is not None and not any(run_dir.iterdir()):
             run_dir.rmdir()
     _print_metrics(result.metrics)
-    print(f"\nrun written to {run_dir}")
+    if run_dir is not None:
+        print(f"\nrun written to {run_dir}")
     return EXIT_OK
 
 
@@ -244,6 +262,24 @@ def cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
+def cmd_export(args) -> int:
+    import warnings
+
+    from export import export_model  # lazily: kerazoo never imports export at module level
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = export_model(args.run_dir, args.out, formats=args.format, quantize=args.quantize,
+                              version=args.version, overwrite=args.overwrite, int8_io=args.int8_io,
+                              select_ops=args.select_ops, verify=args.verify, model_name=args.name)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"kerazoo: warning: {w.message}", file=sys.stderr)
+    print(result.table())
+    print(f"\nexported to {result.path}")
+    return EXIT_OK
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerazoo", description="A model zoo for Keras 3 on TensorFlow.",
@@ -280,6 +316,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
     p.add_argument("--validation-split", type=float)
     p.add_argument("--test-split", type=float)
+    p.add_argument("--strategy", help="auto, default, one_device, mirrored, multi_worker (reads TF_CONFIG) "
+                   "or tpu (default auto)")
+    p.add_argument("--precision", help="auto, float32, mixed_float16 or mixed_bfloat16 (default auto)")
+    p.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="progress display")
     p.set_defaults(func=cmd_train)
 
@@ -289,6 +329,23 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
     p.add_argument("--unsafe", action="store_true", help="allow models with Lambda layers (runs code)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="export a run's model as verified SavedModel and TFLite files")
+    p.add_argument("run_dir")
+    p.add_argument("--format", default="savedmodel,tflite", help="savedmodel, tflite, onnx (the onnx extra), "
+                   "comma-separated (default savedmodel,tflite)")
+    p.add_argument("--quantize", help="extra TFLite files: dynamic, float16, int8 (comma-separated)")
+    p.add_argument("--int8-io", action="store_true", help="int8 inputs and outputs for the int8 file")
+    p.add_argument("--select-ops", action="store_true",
+                   help="allow select-TF ops in TFLite files (the device then needs the Flex delegate)")
+    p.add_argument("--out", default="exports", help="export root; writes OUT/<model>/<version>/ "
+                   "(default exports/)")
+    p.add_argument("--name", help="the model's folder name (default: the zoo model's name)")
+    p.add_argument("--version", type=int, help="version folder number (default: the next one)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    p.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="skip reloading and comparing each artifact with the Keras model")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
@@ -304,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = make_parser()
     args = parser.parse_args(argv)
+    logger = logging.getLogger("kerazoo")
+    if not logger.handlers:  # the library's notes (batch rule, workers) go to stdout
+        logger.addHandler(logging.StreamHandler(sys.stdout))
+        logger.setLevel(logging.INFO)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

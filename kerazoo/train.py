@@ -11,6 +11,7 @@ from typing import Any
 import keras
 
 from kerazoo import objectives, runs
+from kerazoo.distribute import distribution_info, is_chief
 from kerazoo.spec import DataSpec
 
 __all__ = ["compile_model", "fit", "evaluate", "FitResult", "OPTIMIZERS", "SCHEDULES", "CALLBACK_PRESETS"]
@@ -213,6 +214,49 @@ def _reseeded(data, seed: int):
     return replace(data, train=train)
 
 
+def _steps_taken(model) -> int:
+    value = model.optimizer.iterations.value  # a MirroredVariable under tf.distribute
+    return int(value.numpy() if hasattr(value, "numpy") else value)
+
+
+def _batched_for(data, strategy):
+    """Re-batch every split to `batch_size * replicas` when the strategy has several replicas.
+
+    The rule: the batch size given to `load_data` is per replica, and the global
+    batch grows with the number of replicas, so each device sees the same batch.
+    """
+    from dataclasses import replace
+
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+    per_replica = data.options.get("batch_size", 32)
+    if replicas == 1 or data.options.get("global_batch_size"):
+        return data
+    global_batch = per_replica * replicas
+    log.info("kerazoo: %s with %d replicas: batch %d per replica x %d = global batch %d",
+             type(strategy).__name__, replicas, per_replica, replicas, global_batch)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+
+    from kerazoo.data import make_pipeline
+
+    def rebatch(split):
+        ds = getattr(data, split)
+        if ds is None:
+            return None
+        if data.arrays and split in data.arrays:  # keeps the number of batches known
+            x, y = data.arrays[split]
+            ds = make_pipeline(x, y, batch_size=global_batch, shuffle=split == "train",
+                               seed=data.options.get("seed", 0), dtype=data.spec.input_dtype)
+        else:
+            ds = ds.unbatch().batch(global_batch).prefetch(tf.data.AUTOTUNE)
+        return ds.with_options(options)
+
+    return replace(data, train=rebatch("train"), validation=rebatch("validation"), test=rebatch("test"),
+                   options={**data.options, "global_batch_size": global_batch})
+
+
 def check_model_fits(model, spec: DataSpec) -> None:
     """Refuse data whose input shape or output size the model cannot take."""
     name = getattr(model, "name", "model")
@@ -311,27 +355,36 @@ def fit(
     if seed is not None:
         keras.utils.set_random_seed(seed)
         data = _reseeded(data, seed)
+    strategy = model.distribute_strategy
+    data = _batched_for(data, strategy)
     if getattr(model, "optimizer", None) is None:
         compile_model(model, task=data.spec.task)
     settings = dict(getattr(model, "_kerazoo_compile", {}))
     steps = int(data.train.cardinality())
-    if settings and int(model.optimizer.iterations) == 0 and settings["schedule"] != "constant":
+    if settings and _steps_taken(model) == 0 and settings["schedule"] != "constant":
         if steps > 0:
-            compile_model(model, **settings, decay_steps=steps * epochs)
+            with strategy.scope():
+                compile_model(model, **settings, decay_steps=steps * epochs)
         else:
             log.warning("kerazoo: the training data's length is unknown, so the %r schedule "
                         "cannot be sized; training with a constant learning rate", settings["schedule"])
     run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None and not is_chief():
+        log.info("kerazoo: not the chief worker: leaving the run directory to the chief")
+        run_dir = None
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         info = getattr(model, "_kerazoo", {}) or {}
         runs.write_json(run_dir / "config.json", {
             "model": info.get("model", model.name), "overrides": info.get("overrides", {}),
             "config": info.get("config", {}), "spec": data.spec.to_dict(),
-            "data": {"source": data.source, **data.options},
+            "data": {"source": data.source,
+                     **{k: v for k, v in data.options.items() if k != "global_batch_size"}},
             "compile": {k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool, type(None)))},
             "fit": {"epochs": epochs, "patience": patience, "seed": seed,
                     "callbacks": callbacks if isinstance(callbacks, str) else "custom"},
+            "distribution": {**distribution_info(strategy, model.dtype_policy.name),
+                             "global_batch_size": data.options.get("global_batch_size")},
             **(config or {}), "versions": runs.versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     cbs = make_callbacks(callbacks, run_dir=run_dir, has_validation=data.validation is not None,
