@@ -8,6 +8,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+collect_ignore = ["_dist_worker.py"]  # a worker script the distribution tests start, not a test module
+
 
 @pytest.fixture(scope="session")
 def digits():
