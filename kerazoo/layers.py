@@ -1,4 +1,5 @@
-"""The zoo's own Keras layers: a transformer encoder block, position and patch embeddings.
+"""The zoo's own Keras layers: a transformer encoder block, position and patch embeddings,
+and a Keras Applications family's input preprocessing.
 
 Each layer is registered with Keras under the package "kerazoo" and mirrors its
 constructor's flat keyword arguments in `get_config`, so a `.keras` file that
@@ -12,7 +13,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["TransformerBlock", "PositionEmbedding", "PatchEmbedding", "ClassToken"]
+__all__ = ["TransformerBlock", "PositionEmbedding", "PatchEmbedding", "ClassToken",
+           "ApplicationPreprocessing"]
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")
@@ -245,3 +247,50 @@ class ClassToken(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(),
                 "initializer": keras.initializers.serialize(self.initializer)}
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class ApplicationPreprocessing(keras.layers.Layer):
+    """A Keras Applications family's `preprocess_input`, as a layer inside the model.
+
+    Takes RGB pixels in [0, 255] and applies
+    `keras.applications.<family>.preprocess_input` (for example `"mobilenet_v2"`
+    scales to [-1, 1], `"resnet50"` flips to BGR and subtracts the ImageNet
+    mean, `"efficientnet"` passes pixels through: that model normalizes inside
+    itself). Kept in the model, it lets a served model take raw pixels, and it
+    saves and loads without Lambda layers (safe mode).
+
+    Args:
+        family: the `keras.applications` module whose `preprocess_input` applies.
+
+    Raises:
+        ValueError: `family` names no `keras.applications` module with a
+            `preprocess_input`.
+
+    Example:
+    >>> import numpy as np
+    >>> ApplicationPreprocessing("mobilenet_v2")(np.array([[[[0.0, 127.5, 255.0]]]], "float32")).numpy()
+    array([[[[-1.,  0.,  1.]]]], dtype=float32)
+    >>> ApplicationPreprocessing("vgg")
+    Traceback (most recent call last):
+    ...
+    ValueError: family must name a keras.applications module with preprocess_input (e.g. 'mobilenet_v2', 'resnet50', 'efficientnet'), got 'vgg'
+    """
+
+    def __init__(self, family: str, **kwargs):
+        super().__init__(**kwargs)
+        module = getattr(keras.applications, str(family), None)
+        if not hasattr(module, "preprocess_input"):
+            raise ValueError(f"family must name a keras.applications module with preprocess_input "
+                             f"(e.g. 'mobilenet_v2', 'resnet50', 'efficientnet'), got {family!r}")
+        self.family = family
+        self._preprocess = module.preprocess_input
+
+    def call(self, inputs):
+        return self._preprocess(ops.cast(inputs, self.compute_dtype))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "family": self.family}
