@@ -1,0 +1,236 @@
+"""`run_job`: a search job from start to winner (what `kerazoo tune JOB.yaml` runs).
+
+1. Load the data and check the space and the objective against it.
+2. Search (resuming the job's directory when it holds the same search).
+3. Print the trials table; write `trials.csv`, `trials.json`.
+4. The winner: `best.json` (the winner's training config, which
+   `kerazoo train --config best.json` reproduces), retrained from scratch on
+   train + validation into the run directory `winner/` (never a half-trained trial
+   model), tested on the test split, and optionally exported into `export/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuning.job import Job, JobError, load_job
+
+__all__ = ["run_job", "JobResult", "retrain"]
+
+
+@dataclass
+class JobResult:
+    """What `run_job` returns.
+
+    Attributes:
+        search: the `SearchResult`.
+        best_config: the content of `best.json`.
+        best_path: where `best.json` is.
+        winner_dir: the retrained winner's run directory (None without retraining).
+        metrics: the winner's test (and validation) metrics.
+        export_dir: where the winner was exported (None without export).
+    """
+
+    search: Any
+    best_config: dict
+    best_path: Path
+    winner_dir: Path | None = None
+    metrics: dict | None = None
+    export_dir: Path | None = None
+
+
+def _load(config: dict):
+    from kerazoo.data import load_data
+
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in config["data"].items() if k != "source"}
+    return load_data(config["data"]["source"], **opts)
+
+
+def retrain(config: dict, run_dir: str | Path, *, verbose: int | str = 0):
+    """Train a `best.json` config from scratch into a run directory, as `kerazoo train --config` does.
+
+    The same steps in the same order (seed, data, build, fit), so the run and
+    `kerazoo train --config best.json` give the same model and metrics.
+
+    Returns:
+        `kerazoo.fit`'s `FitResult`.
+    """
+    import keras
+
+    from kerazoo.registry import build
+    from kerazoo.train import fit
+
+    fit_cfg = config["fit"]
+    keras.utils.set_random_seed(fit_cfg["seed"])
+    data = _load(config)
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in config["overrides"].items()}
+    compile_cfg = {k: v for k, v in config["compile"].items() if v is not None}
+    model = build(config["model"], data.spec, compile=compile_cfg or True, **overrides)
+    extra = {"augment": fit_cfg["augment"]} if fit_cfg.get("augment") is not None else {}
+    return fit(model, data, epochs=fit_cfg["epochs"], run_dir=run_dir, seed=fit_cfg["seed"],
+               patience=fit_cfg["patience"], verbose=verbose, **extra)
+
+
+def _digest(config: dict) -> str:
+    core = {k: v for k, v in config.items() if k != "tuning"}
+    return hashlib.sha256(json.dumps(core, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _winner_done(directory: Path, digest: str) -> dict | None:
+    """The earlier winner's record when it was trained from this same config and is intact."""
+    from kerazoo.runs import RunError, check_run
+
+    record = directory / "winner.json"
+    if not record.exists():
+        return None
+    try:
+        info = json.loads(record.read_text())
+        check_run(directory / "winner")
+    except (ValueError, RunError, OSError):
+        return None
+    return info if info.get("config_sha256") == digest else None
+
+
+def run_job(
+    job: Job | str | Path | dict,
+    *,
+    overwrite: bool = False,
+    role: str | None = None,
+    tuner_id: str | None = None,
+    address: str | None = None,
+    max_trials: int | None = None,
+    out: str | Path | None = None,
+    verbose: int = 1,
+    check: bool = False,
+    log=print,
+) -> JobResult | None:
+    """Run a search job: search, results, and the winner retrained, tested and exported.
+
+    Args:
+        job: a `Job`, a YAML file, or the job as a dict.
+        overwrite: start the search over. Defaults to False (resume).
+        role: "chief" or "worker" for distributed tuning. Defaults to None.
+        tuner_id: the worker's id.
+        address: the chief's `HOST:PORT`.
+        max_trials: overrides the job's `budget.max_trials` (raise it to extend a search).
+        out: overrides the job's `output` directory.
+        verbose: 0 quiet, 1 KerasTuner's trial summaries, 2 also epochs. Defaults to 1.
+        check: validate the job against its data, print the space and stop.
+        log: where progress lines go. Defaults to `print`.
+
+    Returns:
+        A `JobResult`; None on a worker or with `check`.
+
+    Raises:
+        JobError: a bad job (naming the field), an objective no trial reports.
+        ValueError: the output holds a different search and `overwrite` is False.
+
+    Example:
+    >>> import tempfile, io, contextlib
+    >>> job = {"model": "mlp", "data": "iris", "tuner": "random", "tensorboard": False,
+    ...        "space": {"depth": 1, "width": [8, 16], "batch_size": 32},
+    ...        "budget": {"max_trials": 1, "epochs": 1}, "output": tempfile.mkdtemp() + "/t"}
+    >>> result = run_job(job, verbose=0, log=None)
+    >>> sorted(p.name for p in result.best_path.parent.iterdir() if not p.name.startswith("."))
+    ['best.json', 'fingerprint.json', 'search', 'trials.csv', 'trials.json', 'winner', 'winner.json']
+    >>> result.best_config["data"]["validation_split"], sorted(result.metrics)
+    (0.0, ['test'])
+    """
+    from kerazoo.data import load_data
+    from kerazoo.runs import write_json
+    from tuning.distributed import check_role
+    from tuning.objective import resolve_objective
+    from tuning.searching import search
+    from tuning.spaces import resolve_space
+
+    log = log or (lambda *a, **k: None)
+    check_role(role, tuner_id, address)
+    if not isinstance(job, Job):
+        job = load_job(job)
+    if max_trials is not None:
+        if not isinstance(max_trials, int) or max_trials < 1:
+            raise ValueError(f"--max-trials: expected a positive int, got {max_trials!r}")
+        job.max_trials = max_trials
+    output = Path(out if out is not None else job.output)
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in job.data.items() if k != "source"}
+    try:
+        data = load_data(job.data["source"], seed=job.seed, **opts)
+    except (ValueError, TypeError) as err:
+        raise JobError(f"{job.path}: data: {err}") from None
+    try:
+        space = resolve_space(job.model, job.space, kind=data.spec.kind)
+    except ValueError as err:
+        raise JobError(f"{job.path}: {err}") from None
+    try:
+        objective = resolve_objective(job.objective, data.spec.task, validation=data.validation is not None)
+    except ValueError as err:
+        raise JobError(f"{job.path}: {err}") from None
+    if check:
+        log(f"{job.path}: ok. {job.model} on {data.describe()}; {job.tuner} search of {job.max_trials} trials "
+            f"x {job.epochs} epochs for {objective[1]} {objective[0]}; output {output}")
+        for line in space.describe():
+            log(f"  {line}")
+        return None
+    result = search(job.model, data, tuner=job.tuner, objective={"name": objective[0], "direction": objective[1]},
+                    max_trials=job.max_trials, executions_per_trial=job.executions_per_trial, epochs=job.epochs,
+                    space=space, directory=output, seed=job.seed, overwrite=overwrite, patience=job.patience,
+                    precision=job.precision, isolate_trials=job.isolate_trials, tensorboard=job.tensorboard,
+                    hyperband_factor=job.hyperband_factor, role=role, tuner_id=tuner_id, address=address,
+                    verbose=verbose, log=log)
+    if result is None:  # a worker
+        return None
+    log("")
+    log(result.table())
+    log(f"\ntrials: {output / 'trials.csv'}, {output / 'trials.json'}")
+    if not job.retrain:
+        log(f"best:   {output / 'best.json'}  (kerazoo train --config {output / 'best.json'})")
+        return JobResult(search=result, best_config=result.best_config, best_path=output / "best.json")
+
+    from tuning.results import best_config
+
+    config = best_config(space, result.best_hyperparameters, data=data, epochs=job.winner_epochs or job.epochs,
+                         seed=job.seed, patience=job.winner_patience, merge_validation=job.merge_validation,
+                         tuning=result.best_config.get("tuning"))
+    best_path = output / "best.json"
+    write_json(best_path, config)
+    digest = _digest(config)
+    winner_dir = output / "winner"
+    done = _winner_done(output, digest)
+    if done is not None:
+        metrics = done.get("metrics")
+        log(f"winner: already retrained from this best.json in {winner_dir}")
+    else:
+        if winner_dir.exists():
+            shutil.rmtree(winner_dir)
+        (output / "winner.json").unlink(missing_ok=True)
+        what = "train + validation" if job.merge_validation else "train"
+        log(f"winner: retraining trial {result.best_trial_id}'s configuration from scratch on {what} "
+            f"({config['fit']['epochs']} epochs)")
+        fitted = retrain(config, winner_dir, verbose=2 if verbose >= 2 else 0)
+        metrics = fitted.metrics
+        write_json(output / "winner.json", {"config_sha256": digest, "run_dir": str(winner_dir),
+                                           "trial_id": result.best_trial_id, "metrics": metrics})
+    for split, values in (metrics or {}).items():
+        log(f"winner {split}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(values.items())))
+    export_dir = None
+    if job.export is not None:
+        import export
+
+        export_dir = output / "export"
+        if done is None or not export_dir.exists():
+            if export_dir.exists():
+                shutil.rmtree(export_dir)
+            quantize = job.export.get("quantize")
+            exported = export.export_model(winner_dir, export_dir, formats=tuple(job.export["formats"]),
+                                           quantize=tuple(quantize) if quantize else None)
+            export_dir = Path(getattr(exported, "path", export_dir))
+        log(f"export: {export_dir}")
+    log(f"best:   {best_path}  (kerazoo train --config {best_path} reproduces the winner)")
+    log(f"winner: {winner_dir}")
+    return JobResult(search=result, best_config=config, best_path=best_path, winner_dir=winner_dir,
+                     metrics=metrics, export_dir=export_dir)
