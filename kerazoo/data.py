@@ -33,6 +33,10 @@ class Data:
         source: the source as the user named it (`"digits"`, `"tfds:mnist"`, a path).
         options: the split and batch settings, so a run can load the same data again.
         arrays: `{split: (x, y)}` NumPy arrays where the source fits in memory.
+        tokenizer: for text sources, the `kerazoo.lm.Tokenizer` that made the
+            tokens; `fit` saves it into the run directory.
+        text: for text sources, the token stream and the blocks' bounds
+            (`kerazoo.lm.text_metrics` scores every token of a block from it).
     """
 
     train: Any
@@ -42,6 +46,8 @@ class Data:
     source: str = "arrays"
     options: dict = field(default_factory=dict)
     arrays: dict | None = field(default=None, repr=False)
+    tokenizer: Any = field(default=None, repr=False)
+    text: dict | None = field(default=None, repr=False)
 
     def describe(self) -> str:
         counts = {k: len(v[0]) for k, v in (self.arrays or {}).items()}
@@ -52,8 +58,8 @@ class Data:
 def load_data(
     source: Any,
     *,
-    validation_split: float = 0.1,
-    test_split: float = 0.2,
+    validation_split: float | None = None,
+    test_split: float | None = None,
     batch_size: int = 32,
     seed: int = 0,
     task: str | None = None,
@@ -63,6 +69,8 @@ def load_data(
     label: str | None = None,
     image_size: tuple | None = None,
     name: str | None = None,
+    seq_len: int | None = None,
+    tokenizer: Any = None,
 ) -> Data:
     """Load a data set as train/validation/test pipelines plus its `DataSpec`.
 
@@ -72,10 +80,14 @@ def load_data(
 
     Args:
         source: a bundled name, `"tfds:<name>"`, a tuple `(x, y)` of arrays,
-            a folder of class sub-folders of images, or a `.csv` file.
+            a folder of class sub-folders of images, a `.csv` file, or text
+            for language models: `"text:pydoc"` (bundled), `"text:PATH"` (a
+            .txt file or a folder of them), `"tfds:tiny_shakespeare"` with
+            `task="causal_lm"` (see `kerazoo.lm.load_text`).
         validation_split: the share of the training part held out for
-            validation. Defaults to 0.1.
-        test_split: the share of the whole held out for testing. Defaults to 0.2.
+            validation. Defaults to 0.1 (0.05 for text).
+        test_split: the share of the whole held out for testing. Defaults to
+            0.2 (0.1 for text: the last tenth, one contiguous block).
         batch_size: the batch size. Defaults to 32.
         seed: the split and shuffle seed. Defaults to 0.
         task: override the inferred task (`multiclass`, `binary`, `regression`,
@@ -88,6 +100,10 @@ def load_data(
         image_size: `(height, width)` images from a folder are resized to.
             Defaults to (64, 64).
         name: the data set's name in logs and specs.
+        seq_len: text: the tokens in one training window. Defaults to 128.
+        tokenizer: text: `"byte"` (the default), `"sentencepiece[:SIZE]"`
+            (trained on the training text), or a run directory whose
+            tokenizer to reuse.
 
     Returns:
         A `Data` bundle.
@@ -106,10 +122,17 @@ def load_data(
     >>> load_data("digts")
     Traceback (most recent call last):
     ...
-    ValueError: unknown data source 'digts'; did you mean 'digits'? Bundled: digits, breast_cancer, wine, iris, diabetes; or 'tfds:<name>', (x, y) arrays, an image folder, a .csv file
+    ValueError: unknown data source 'digts'; did you mean 'digits'? Bundled: digits, breast_cancer, wine, iris, diabetes; or 'tfds:<name>', (x, y) arrays, an image folder, a .csv file, 'text:pydoc' or 'text:PATH'
     """
+    text = isinstance(source, (str, os.PathLike)) and (
+        os.fspath(source).startswith("text:") or (os.fspath(source).startswith("tfds:") and task == "causal_lm"))
+    validation_split = (0.05 if text else 0.1) if validation_split is None else validation_split
+    test_split = (0.1 if text else 0.2) if test_split is None else test_split
+    if not text and (seq_len is not None or tokenizer is not None):
+        raise ValueError(f"seq_len and tokenizer apply to text sources ('text:pydoc', 'text:PATH'), "
+                         f"not {source!r}")
     for arg, value in (("validation_split", validation_split), ("test_split", test_split)):
-        if not 0.0 <= value < 1.0:
+        if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
             raise ValueError(f"{arg} must be in [0, 1), got {value!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -138,6 +161,11 @@ def load_data(
         raise ValueError(f"label names the label column of a .csv file; {source!r} is not one")
     if image_size is not None and (source in BUNDLED or source.lower().endswith(".csv")):
         raise ValueError(f"image_size resizes the images of a folder or a tfds data set; not {source!r}")
+    if text:
+        from kerazoo.lm.data import load_text
+
+        return load_text(source, seq_len=seq_len, tokenizer=tokenizer, name=name, image_size=image_size,
+                         options=options, **common)
     if source in BUNDLED:
         x, y, extra = _bundled(source)
         spec_kwargs = {"task": task or extra.pop("task"), "kind": kind or extra.pop("kind"), **extra}
@@ -162,7 +190,7 @@ def load_data(
     what = "no such file or folder" if os.sep in source or "." in source else "unknown data source"
     raise ValueError(
         f"{what} {source!r}; {hint}Bundled: {', '.join(BUNDLED)}; "
-        f"or 'tfds:<name>', (x, y) arrays, an image folder, a .csv file")
+        f"or 'tfds:<name>', (x, y) arrays, an image folder, a .csv file, 'text:pydoc' or 'text:PATH'")
 
 
 def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict]:

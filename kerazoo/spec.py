@@ -11,7 +11,7 @@ from typing import Any
 
 __all__ = ["DataSpec", "TASKS", "KINDS"]
 
-TASKS = ("multiclass", "binary", "regression", "multilabel")
+TASKS = ("multiclass", "binary", "regression", "multilabel", "causal_lm")
 KINDS = ("image", "tabular", "sequence", "tokens")
 
 
@@ -21,9 +21,10 @@ class DataSpec:
 
     Args:
         input_shape: one example's shape, without the batch dimension.
-        task: one of `"multiclass"`, `"binary"`, `"regression"`, `"multilabel"`.
+        task: one of `"multiclass"`, `"binary"`, `"regression"`, `"multilabel"`,
+            or `"causal_lm"` (token windows -> next-token logits over `vocab_size` ids).
         num_classes: classes for classification; targets for regression.
-            Defaults to 1 for binary and regression.
+            Defaults to 1 for binary and regression, `vocab_size` for causal_lm.
         kind: `"image"` (height, width, channels), `"tabular"` (features,),
             `"sequence"` (steps, features) or `"tokens"` (integer ids, steps,).
         class_names: optional names, index `i` naming class `i`.
@@ -33,6 +34,9 @@ class DataSpec:
         mean, variance: per-feature statistics of the training split for
             tabular and sequence data; models normalize inside themselves.
         vocab_size: the number of token ids, for `"tokens"`.
+        bytes_per_token: for tokens from text: the average UTF-8 bytes a token
+            stands for on the training text (1.0 for bytes); bits-per-byte
+            metrics use it.
         input_dtype: the dtype a served model takes.
         target_mean, target_std: regression targets' statistics on the training
             split; the head scales its outputs back, so models predict raw values.
@@ -58,6 +62,7 @@ class DataSpec:
     input_dtype: str = "float32"
     target_mean: tuple | None = field(default=None, repr=False)
     target_std: tuple | None = field(default=None, repr=False)
+    bytes_per_token: float | None = field(default=None, repr=False)
 
     def __post_init__(self):
         shape = tuple(self.input_shape)
@@ -71,6 +76,13 @@ class DataSpec:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {list(KINDS)}, got {self.kind!r}")
         n = self.num_classes
+        if self.task == "causal_lm":
+            if self.kind != "tokens" or not self.vocab_size:
+                raise ValueError(f"task 'causal_lm' needs kind 'tokens' and a vocab_size, got kind {self.kind!r}")
+            if n is not None and n != self.vocab_size:
+                raise ValueError(f"causal_lm predicts one of vocab_size={self.vocab_size} ids; num_classes "
+                                 f"must match it or be None, got {n}")
+            n = self.vocab_size
         if n is None:
             if self.task in ("multiclass", "multilabel"):
                 raise ValueError(f"task {self.task!r} needs num_classes")
@@ -136,4 +148,6 @@ class DataSpec:
             out += f", {self.num_classes} classes"
         elif self.task == "regression" and self.num_classes > 1:
             out += f", {self.num_classes} targets"
+        elif self.task == "causal_lm":
+            out += f", {self.vocab_size} ids"
         return out

@@ -1,0 +1,322 @@
+"""Export of language models (the `gpt` family): windows of token ids in, next-token logits out.
+
+`export_lm` writes the same layout as `export_model` (`<out>/<model_name>/<version>/`:
+SavedModel, `model.tflite`, `metadata.json`, `MODEL_CARD.md`), with a
+`serving_default` signature that maps a batch of token windows `inputs` (int32,
+`(batch, seq_len)`) to `logits` (float32, `(batch, seq_len, vocab)`): the logits
+at position `t` score the token after position `t`. The signature is written
+with `keras.export.ExportArchive` and an endpoint that calls
+`model(x, training=False)`; TFLite is converted from it with builtin ops only.
+The tokenizer (`tokenizer.json`, and `tokenizer.model` for SentencePiece) is
+copied beside the artifacts, so a client turns text into ids and back.
+
+Every artifact is reloaded by its real consumer (`tf.saved_model.load`, the LiteRT
+interpreter) and compared with the Keras model on real windows (the run's test
+split): logits within the float32 tolerance, and the agreement of the predicted
+next tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+from export.verify import TOLERANCES, Verification
+
+__all__ = ["export_lm", "write_lm_savedmodel", "LM_OUTPUT"]
+
+LM_OUTPUT = "logits"
+VERIFY_WINDOWS = 64
+
+
+def write_lm_savedmodel(model: Any, path: str | os.PathLike, *, seq_len: int) -> dict:
+    """Write a SavedModel whose `serving_default` maps token windows to next-token logits.
+
+    Args:
+        model: a zoo `gpt` (token ids in, logits out).
+        path: the folder to write.
+        seq_len: the window length the signature takes.
+
+    Returns:
+        The signature: `{"inputs": {...}, "outputs": {"logits": {...}}}`.
+
+    Example:
+    >>> import tempfile, os
+    >>> from kerazoo import build
+    >>> sig = write_lm_savedmodel(build("gpt-nano", num_layers=1), os.path.join(tempfile.mkdtemp(), "sm"), seq_len=16)
+    >>> sig["inputs"]["inputs"], sig["outputs"]["logits"]
+    ({'shape': [None, 16], 'dtype': 'int32'}, {'shape': [None, 16, 256], 'dtype': 'float32'})
+    """
+    import keras
+    import tensorflow as tf
+
+    from export.savedmodel import float32_copy
+
+    model = float32_copy(model)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, seq_len), tf.int32, name="inputs")])
+    def serve(inputs):
+        return {LM_OUTPUT: tf.cast(model(inputs, training=False), tf.float32)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve)
+    archive.write_out(os.fspath(path), verbose=False)
+    outputs = serve.get_concrete_function().structured_outputs
+    return {"inputs": {"inputs": {"shape": [None, seq_len], "dtype": "int32"}},
+            "outputs": {k: {"shape": v.shape.as_list(), "dtype": v.dtype.name} for k, v in outputs.items()}}
+
+
+def _names(value) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)
+
+
+def _judge(result: Verification, reference, logits) -> Verification:
+    import numpy as np
+
+    ref = np.asarray(reference, dtype="float64")
+    out = np.asarray(logits, dtype="float64").reshape(ref.shape)
+    diff = np.abs(out - ref)
+    result.examples = int(len(ref))
+    result.max_abs_diff = float(diff.max()) if diff.size else 0.0
+    result.top1_agreement = float((out.argmax(-1) == ref.argmax(-1)).mean())
+    if not np.isfinite(out).all():
+        result.status, result.note = "failed", "the artifact's logits hold NaN or infinite values"
+        return result
+    tol = TOLERANCES.get(result.precision)
+    result.tolerance = tol
+    if tol is None:
+        result.status = "reported"
+    elif np.all(diff <= tol + tol * np.abs(ref)):
+        result.status = "ok"
+    else:
+        result.status = "failed"
+        result.note = f"logits differ from Keras by up to {result.max_abs_diff:.3g} (tolerance {tol:g})"
+    return result
+
+
+def _verify(kind: str, path: Path, x, reference, precision: str) -> Verification:
+    from export.verify import run_savedmodel, run_tflite
+
+    consumer = "tf.saved_model.load" if kind == "savedmodel" else "ai_edge_litert.interpreter.Interpreter"
+    result = Verification(artifact=path.name, consumer=consumer, precision=precision)
+    try:
+        outputs = run_savedmodel(path.parent, x) if kind == "savedmodel" else run_tflite(path, x)
+    except Exception as err:  # the file does not load or run: that is the finding
+        result.status, result.note = "failed", f"does not run: {str(err).splitlines()[0][:300]}"
+        return result
+    return _judge(result, reference, outputs[LM_OUTPUT])
+
+
+def _windows_for(run, tokenizer, seq_len: int, model, verify_data):
+    """Real token windows to verify on: given ones, the run's test split, else random ids."""
+    import numpy as np
+
+    if verify_data is not None:
+        x = np.asarray(verify_data[0] if isinstance(verify_data, tuple) else verify_data, dtype="int32")
+        return x[:VERIFY_WINDOWS, :seq_len], f"the windows passed as verify_data ({min(len(x), VERIFY_WINDOWS)})"
+    if run is not None:
+        from kerazoo.data import load_data
+
+        opts = {k: tuple(v) if isinstance(v, list) else v for k, v in run.config.get("data", {}).items()
+                if k != "source"}
+        opts.update(tokenizer=str(run.path), seq_len=seq_len)
+        try:
+            data = load_data(run.config["data"]["source"], **opts)
+            for split in ("test", "validation", "train"):
+                if data.arrays and split in data.arrays:
+                    x = data.arrays[split][0][:VERIFY_WINDOWS]
+                    return x, f"the run's {split} split ({len(x)} windows of {seq_len} tokens)"
+        except Exception as err:  # e.g. the text is no longer where the run read it
+            warnings.warn(f"export: the run's data does not load here ({err}); verifying on random token windows",
+                          UserWarning, stacklevel=3)
+    vocab = int(model.output_shape[-1])
+    x = np.random.default_rng(0).integers(0, vocab, size=(16, seq_len)).astype("int32")
+    return x, f"random token windows (16 of {seq_len} tokens; no real text was given)"
+
+
+def export_lm(
+    model_or_run_dir: Any,
+    out_dir: str | os.PathLike = "exports",
+    *,
+    formats: str | tuple = ("savedmodel", "tflite"),
+    quantize: str | tuple | None = None,
+    seq_len: int | None = None,
+    tokenizer: Any = None,
+    version: int | None = None,
+    overwrite: bool = False,
+    verify: bool = True,
+    verify_data: Any = None,
+    model_name: str | None = None,
+):
+    """Export a language model as a verified SavedModel and TFLite file, its tokenizer beside them.
+
+    Args:
+        model_or_run_dir: a language-model run directory, or a zoo `gpt` model.
+        out_dir: the root of the export tree. Defaults to "exports".
+        formats: "savedmodel", "tflite", or both. Defaults to both.
+        quantize: None, or "dynamic" and/or "float16": extra TFLite files
+            (reported, not held to the float32 tolerance). Defaults to None.
+        seq_len: the window length of the signature. Defaults to the run's
+            (128 for a bare model), at most the model's context.
+        tokenizer: for a bare model: a `Tokenizer` or a folder holding one.
+            Defaults to the run's (bytes for a bare model).
+        version: the version folder's number. Defaults to the next free one.
+        overwrite: replace an existing version. Defaults to False.
+        verify: reload and compare every artifact. Defaults to True.
+        verify_data: token windows to verify on. Defaults to the run's test split.
+        model_name: the model's folder name. Defaults to the zoo name.
+
+    Returns:
+        An `export.ExportResult`.
+
+    Raises:
+        ValueError: a bad option, a model that is not a language model, or
+            `seq_len` beyond the model's context.
+        FileExistsError: the version exists and `overwrite` is False.
+        export.VerificationError: a float32 artifact whose logits differ from Keras'.
+
+    Example:
+    >>> import tempfile
+    >>> from kerazoo import build
+    >>> result = export_lm(build("gpt-nano", num_layers=1), tempfile.mkdtemp(), seq_len=16)
+    >>> [a.file for a in result.artifacts], [a.verification.status for a in result.artifacts]
+    (['saved_model.pb', 'model.tflite'], ['ok', 'ok'])
+    >>> sorted(p.name for p in result.path.iterdir() if p.suffix == ".json")
+    ['metadata.json', 'tokenizer.json']
+    """
+    from export.api import Artifact, ExportResult
+    from export.verify import VerificationError
+
+    formats = tuple(dict.fromkeys(_names(formats)))
+    if not formats or any(f not in ("savedmodel", "tflite") for f in formats):
+        raise ValueError(f"formats: a language model exports as savedmodel and/or tflite, got {formats!r}")
+    modes = tuple(q for q in _names(quantize) if q not in ("none", "float32"))
+    for q in modes:
+        if q not in ("dynamic", "float16"):
+            raise ValueError(f"quantize for a language model: 'dynamic' or 'float16', got {q!r} (int8 would "
+                             f"need activation calibration the logits do not survive)")
+    if modes and "tflite" not in formats:
+        raise ValueError(f"quantize={','.join(modes)} applies to TFLite files; add 'tflite' to formats")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise ValueError(f"version must be a positive int, got {version!r}")
+
+    from kerazoo.lm.generate import resolve_model_and_tokenizer
+    from kerazoo.lm.model import context_length
+
+    run = None
+    if isinstance(model_or_run_dir, (str, os.PathLike)):
+        from kerazoo.runs import load_run
+
+        run = load_run(model_or_run_dir)
+        if run.spec.task != "causal_lm":
+            raise ValueError(f"{str(model_or_run_dir)!r} is a {run.spec.task} run; export it with export_model")
+    model, tok = resolve_model_and_tokenizer(run or model_or_run_dir, tokenizer)
+    info = getattr(model, "_kerazoo", None) or {}
+    name = model_name or info.get("model") or model.name
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(name)):
+        raise ValueError(f"model_name must be a folder name of letters, digits, '.', '_' and '-', got {name!r}")
+    context = context_length(model)
+    seq_len = seq_len or (run.spec.input_shape[0] if run is not None else min(128, context))
+    if not isinstance(seq_len, int) or not 1 <= seq_len <= context:
+        raise ValueError(f"seq_len must be an int in [1, {context}] (the model's context), got {seq_len!r}")
+
+    root = Path(out_dir) / name
+    numbers = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()] if root.is_dir() else []
+    version = version or max(numbers, default=0) + 1
+    target = root / str(version)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"export {str(target)!r} already exists; pass overwrite=True (--overwrite) to "
+                              f"replace it, or another version")
+    x, x_note = _windows_for(run, tok, seq_len, model, verify_data) if verify else (None, "not verified")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=root))
+    try:
+        result = _build(model, tmp, name=name, version=version, formats=formats, modes=modes, seq_len=seq_len,
+                        tok=tok, run=run, x=x, x_note=x_note, Artifact=Artifact, ExportResult=ExportResult,
+                        VerificationError=VerificationError)
+        if target.exists():
+            old = target.with_name(f".replaced-{target.name}-{uuid.uuid4().hex[:8]}")
+            os.rename(target, old)
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    result.path = target
+    return result
+
+
+def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run, x, x_note, Artifact,
+           ExportResult, VerificationError):
+    import hashlib
+
+    import numpy as np
+
+    from export.metadata import environment, file_info, write_metadata
+    from export.savedmodel import float32_copy
+    from export.tflite import convert_tflite, inspect_tflite, tflite_filename
+
+    model = float32_copy(model)
+    keep_savedmodel = "savedmodel" in formats
+    sm_dir = tmp if keep_savedmodel else tmp / ".savedmodel-scratch"
+    signature = write_lm_savedmodel(model, sm_dir, seq_len=seq_len)
+    reference = np.asarray(model(x, training=False), dtype="float32") if x is not None else None
+    artifacts = []
+
+    def check(artifact):
+        v = artifact.verification
+        if v is not None and v.status == "failed":
+            raise VerificationError(f"{artifact.file} ({v.precision}) failed verification against the Keras "
+                                    f"model: {v.note}; nothing was written")
+        artifacts.append(artifact)
+
+    if keep_savedmodel:
+        parts = [p for p in ("saved_model.pb", "variables", "assets", "fingerprint.pb") if (tmp / p).exists()]
+        infos = [(p, file_info(tmp / p)) for p in parts]
+        digest = hashlib.sha256("\n".join(f"{p}:{i['sha256']}" for p, i in infos).encode()).hexdigest()
+        v = _verify("savedmodel", tmp / "saved_model.pb", x, reference, "float32") if x is not None else None
+        check(Artifact("saved_model.pb", "savedmodel", "float32", bytes=sum(i["bytes"] for _, i in infos),
+                       sha256=digest, verification=v))
+    if "tflite" in formats:
+        for mode in (None, *modes):
+            path = tmp / tflite_filename(mode)
+            path.write_bytes(convert_tflite(sm_dir, quantize=mode))
+            details = inspect_tflite(path)
+            v = _verify("tflite", path, x, reference, mode or "float32") if x is not None else None
+            check(Artifact(path.name, "tflite", mode or "float32", ops=details["ops"],
+                           io={"inputs": details["inputs"], "outputs": details["outputs"]}, verification=v,
+                           **file_info(path)))
+    if not keep_savedmodel:
+        shutil.rmtree(sm_dir)
+    tok.save(tmp)
+    spec = run.config.get("spec") if run is not None else (getattr(model, "_kerazoo", None) or {}).get("spec")
+    metadata = {
+        "model": name, "version": version, "task": "causal_lm",
+        "zoo_model": (getattr(model, "_kerazoo", None) or {}).get("model"),
+        "config": (getattr(model, "_kerazoo", None) or {}).get("config"),
+        "inputs": signature["inputs"], "outputs": signature["outputs"],
+        "preprocessing": (f"token ids from the tokenizer beside this file ({tok.kind}, {tok.vocab_size} ids; "
+                          f"kerazoo.lm.load_tokenizer(FOLDER)); windows of {seq_len} tokens; the logits at "
+                          f"position t score the token after position t"),
+        "tokenizer": tok.config(), "spec": spec,
+        "source": {"run": str(run.path), "metrics": run.metrics, "data": run.config.get("data")}
+        if run is not None else {"model": model.name},
+        "reference": "the Keras model", "verification_inputs": x_note,
+        "tolerances": TOLERANCES, "select_ops": False, "versions": environment(),
+        "artifacts": [a.to_dict() for a in artifacts],
+    }
+    write_metadata(tmp, metadata)
+    return ExportResult(path=tmp, model_name=name, version=version, artifacts=artifacts, metadata=metadata)

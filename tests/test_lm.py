@@ -1,0 +1,327 @@
+"""Language models: the gpt family on the bundled text, generation, tokenizers, LoRA and export.
+
+One tiny gpt (1 block, width 32, windows of 32 bytes) is trained once per module and
+shared; every check runs on it or on a copy, so the file stays quick on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kerazoo import build, fit, generate, load_data, load_run
+from kerazoo.lm import (
+    Tokenizer,
+    enable_lora,
+    load_adapter,
+    load_tokenizer,
+    merge_lora,
+    parameter_counts,
+    pydoc_corpus,
+    save_adapter,
+    train_tokenizer,
+)
+
+TINY = {"num_layers": 1, "dim": 32, "num_heads": 2}
+NON_ASCII = "naïve café — “quotes”, 日本語, emoji 🐍, tab\tand\nnewline"
+
+
+@pytest.fixture(scope="module")
+def text():
+    return load_data("text:pydoc", seq_len=32, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    (folder / "base.txt").write_text(pydoc_corpus(["pass", "break", "continue", "del", "return", "global",
+                                                   "while", "for", "if", "raise"]))
+    (folder / "new.txt").write_text(pydoc_corpus(["assert", "import"]))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, corpus_files):
+    """A tiny gpt trained a few epochs on a small slice of the documentation, as a run directory."""
+    import keras
+
+    data = load_data(f"text:{corpus_files / 'base.txt'}", seq_len=32, batch_size=16)
+    keras.utils.set_random_seed(0)
+    model = build("gpt-nano", data.spec, **TINY, compile={"learning_rate": 3e-3})
+    path = tmp_path_factory.mktemp("runs") / "base"
+    fit(model, data, epochs=3, run_dir=path, verbose=0, seed=0)
+    return path
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+def test_held_out_blocks_are_contiguous_and_at_the_end(text):
+    info = text.text
+    chars = info["chars"]
+    assert chars["train"][1] == chars["validation"][0] and chars["validation"][1] == chars["test"][0]
+    assert chars["test"][1] == len(info["text"])
+    assert abs(chars["test"][1] - chars["test"][0] - round(0.1 * len(info["text"]))) <= 1
+    train_x, train_y = text.arrays["train"]
+    assert train_y.max() < text.spec.vocab_size and train_x.dtype == np.int32
+    # no training target (nor input) reaches into the held-out blocks: the last one is token n * 32
+    tokens, (val_start, _) = info["tokens"], info["bounds"]["validation"]
+    assert len(train_y) * 32 < val_start
+    np.testing.assert_array_equal(train_y[-1], tokens[len(train_y) * 32 - 31:len(train_y) * 32 + 1])
+    test_x, test_y = text.arrays["test"]
+    start = info["bounds"]["test"][0]
+    np.testing.assert_array_equal(test_y[0], tokens[start:start + 32])  # the block's first token is a target
+    np.testing.assert_array_equal(test_x[0], tokens[start - 1:start + 31])
+    assert text.spec.summary() == "pydoc: tokens (32,) -> causal_lm, 256 ids"
+
+
+def test_tokenizers_round_trip_text_beyond_ascii(tmp_path):
+    byte = Tokenizer("byte")
+    assert byte.decode(byte.encode(NON_ASCII)) == NON_ASCII
+    assert len(byte.encode("é")) == 2
+    sub = train_tokenizer(pydoc_corpus(["pass", "break", "continue", "del", "return"]), "sentencepiece:500")
+    assert sub.decode(sub.encode(NON_ASCII)) == NON_ASCII  # characters never seen in training: byte fallback
+    code = "    def f(x):\n        return x  # indented\n\n"
+    assert sub.decode(sub.encode(code)) == code
+    assert len(sub.encode(code)) < len(byte.encode(code))
+    sub.save(tmp_path)
+    again = load_tokenizer(tmp_path)
+    np.testing.assert_array_equal(again.encode(NON_ASCII), sub.encode(NON_ASCII))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json", "tokenizer.model"]
+
+
+def test_sentencepiece_data_reports_bits_per_byte(corpus_files):
+    data = load_data(f"text:{corpus_files / 'base.txt'}", seq_len=16, tokenizer="sentencepiece:500")
+    assert data.spec.vocab_size <= 500 and data.spec.bytes_per_token > 1.5
+    assert data.options["tokenizer"] == "sentencepiece:500"
+    model = build("gpt-nano", data.spec, **TINY)
+    x, y = data.arrays["test"]
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    # bits per byte = bits per token / bytes per token
+    assert result["bits_per_byte"] == pytest.approx(result["loss"] / np.log(2) / data.spec.bytes_per_token,
+                                                    rel=1e-4)
+
+
+def test_empty_corpus_and_short_blocks_fail_clearly(tmp_path):
+    (tmp_path / "empty.txt").write_text("  \n")
+    with pytest.raises(ValueError, match="the text is empty"):
+        load_data(f"text:{tmp_path / 'empty.txt'}")
+    (tmp_path / "short.txt").write_text("x" * 500)
+    with pytest.raises(ValueError, match=r"fewer than one window of seq_len=128; lower seq_len"):
+        load_data(f"text:{tmp_path / 'short.txt'}")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_data("text:/no/such/file.txt")
+    with pytest.raises(ValueError, match="task must be 'causal_lm'"):
+        load_data("text:pydoc", task="multiclass")
+    with pytest.raises(ValueError, match="seq_len and tokenizer apply to text sources"):
+        load_data("digits", seq_len=32)
+
+
+def test_sequence_length_beyond_the_context_fails(text):
+    with pytest.raises(ValueError, match=r"windows of 512 tokens are beyond the model's context \(max_length=256\)"):
+        build("gpt-nano", text.spec.with_(input_shape=(512,)))
+    with pytest.raises(ValueError, match=r"supports tasks \['causal_lm'\], but the data 'bytes' is 'multiclass'"):
+        build("gpt-nano", input_shape=(8,), task="multiclass", num_classes=3)
+
+
+# -- training --------------------------------------------------------------------------------------
+
+
+def test_tiny_gpt_trains_on_the_bundled_text_and_its_loss_falls(text):
+    import keras
+    from conftest import small
+
+    keras.utils.set_random_seed(0)
+    model = build("gpt-nano", text.spec, **TINY, compile={"learning_rate": 3e-3})
+    result = fit(model, small(text, train_batches=10, eval_batches=1), epochs=3, verbose=0, callbacks="none")
+    losses = result.history["loss"]
+    assert losses[-1] < losses[0] - 0.5, losses
+    assert set(result.metrics["test"]) == {"loss", "accuracy", "perplexity", "bits_per_byte"}
+    m = result.metrics["test"]
+    assert m["perplexity"] == pytest.approx(np.exp(m["loss"]), rel=1e-4)
+    assert m["bits_per_byte"] == pytest.approx(m["loss"] / np.log(2), rel=1e-4)
+    settings = model._kerazoo_compile
+    assert settings["warmup"] == 0.05 and settings["clipnorm"] == 1.0  # the causal_lm defaults
+    assert model.output_shape == (None, None, 256) and model.layers[-1].dtype_policy.compute_dtype == "float32"
+
+
+def test_run_directory_holds_the_tokenizer_and_reloads(run_dir):
+    files = json.loads((run_dir / "manifest.json").read_text())["files"]
+    assert "tokenizer.json" in files and "model.keras" in files
+    run = load_run(run_dir)
+    assert run.spec.task == "causal_lm" and run.config["data"]["seq_len"] == 32
+    assert run.config["data"]["tokenizer"] == "byte" and load_tokenizer(run_dir).kind == "byte"
+    assert run.metrics["test"]["bits_per_byte"] < 8.0  # better than uniform over bytes
+
+
+# -- generation ------------------------------------------------------------------------------------
+
+
+def test_cached_generation_matches_uncached_greedy_decoding(run_dir):
+    model = load_run(run_dir).model
+    prompts = ["The ", "while x:\n    "]
+    cached = generate(model, prompts, max_new_tokens=24, cache=True)
+    uncached = generate(model, prompts, max_new_tokens=24, cache=False)
+    assert cached == uncached
+    # and greedy decoding by hand, one full forward pass per token, agrees with both
+    ids = list(Tokenizer().encode("The "))
+    for _ in range(24):
+        logits = np.asarray(model(np.array([ids], "int32"), training=False))
+        ids.append(int(logits[0, -1].argmax()))
+    assert Tokenizer().decode(ids[4:]) == cached[0]
+
+
+def test_generation_is_reproducible_for_a_seed_and_streams(run_dir):
+    a = generate(run_dir, "The ", max_new_tokens=16, sampler="top_k", k=5, seed=7)
+    assert a == generate(run_dir, "The ", max_new_tokens=16, sampler="top_k", k=5, seed=7)
+    pieces = []
+    b = generate(run_dir, "The ", max_new_tokens=16, sampler="top_p", p=0.8, temperature=0.8, seed=3,
+                 stream=pieces.append)
+    assert b == generate(run_dir, "The ", max_new_tokens=16, sampler="top_p", p=0.8, temperature=0.8, seed=3)
+    assert "".join(pieces) == b and len(pieces) > 1
+
+
+def test_prompt_longer_than_the_context_fails_clearly(run_dir):
+    model = load_run(run_dir).model
+    with pytest.raises(ValueError, match="the prompt is 300 tokens, longer than the model's context of 256"):
+        generate(model, "x" * 300)
+    with pytest.raises(ValueError, match="ask for at most 56 new tokens"):
+        generate(model, "x" * 200, max_new_tokens=100)
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        generate(model, "")
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        generate(model, "x", sampler="beam")
+
+
+def test_generate_command_prints_the_continuation(run_dir, capsys):
+    from kerazoo.cli import main
+
+    assert main(["generate", str(run_dir), "--prompt", "The ", "--max-new-tokens", "12"]) == 0
+    out = capsys.readouterr().out
+    expected = generate(run_dir, "The ", max_new_tokens=12)
+    assert out == f"The {expected}\n"
+
+
+# -- fine-tuning -----------------------------------------------------------------------------------
+
+
+def test_lora_trains_only_the_adapters_and_leaves_base_weights_bit_identical(run_dir, corpus_files, tmp_path):
+    from kerazoo.lm import finetune_lm
+
+    rank = 4
+    base = load_run(run_dir).model
+    before = {v.path: np.array(v) for v in base.variables}
+    result = finetune_lm(run_dir, f"text:{corpus_files / 'new.txt'}", rank=rank, epochs=2, verbose=0,
+                      run_dir=tmp_path / "lora", callbacks="none")
+    model = result.model
+    # every base weight is bit-identical (Keras' enable_lora leaves biases, norms and embeddings trainable)
+    for v in model.variables:
+        if "lora" not in v.path and "seed_generator" not in v.path:
+            np.testing.assert_array_equal(np.array(v), before[v.path], err_msg=v.path)
+    # the adapters trained, and they are all that trained: the share the rank implies
+    adapters = [v for v in model.variables if "lora" in v.path]
+    assert any(np.abs(np.array(v)).sum() > 0 for v in adapters if v.path.endswith("_b"))
+    kernels = [layer.kernel for layer in _lora_targets(model)]
+    implied = sum(int(np.prod(k.shape[:-1])) * rank + rank * int(k.shape[-1]) for k in kernels)
+    assert {v.path for v in model.trainable_variables} == {v.path for v in adapters}
+    assert result.parameters["trainable"] == implied == sum(int(np.prod(v.shape)) for v in adapters)
+    assert result.parameters["total"] == implied + sum(int(np.prod(v.shape)) for v in base.variables)
+    config = json.loads((tmp_path / "lora" / "config.json").read_text())["finetune"]
+    assert config["method"] == "lora" and config["parameters"]["trainable"] == implied
+    # the merged model computes what base plus adapter computes
+    merged = merge_lora(model)
+    x = load_data(f"text:{corpus_files / 'new.txt'}", seq_len=32).arrays["test"][0][:8]
+    np.testing.assert_allclose(np.asarray(merged(x)), np.asarray(model(x)), rtol=1e-4, atol=1e-4)
+    assert not any("lora" in v.path for v in merged.variables)
+    # the run's model.keras is that merged model; the adapter alone reloads onto the base
+    np.testing.assert_allclose(np.asarray(load_run(tmp_path / "lora").model(x)), np.asarray(model(x)),
+                               rtol=1e-4, atol=1e-4)
+    again = load_adapter(load_run(run_dir).model, tmp_path / "lora")
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+
+
+def _lora_targets(model):
+    from kerazoo.lm.lora import lora_layers
+
+    return lora_layers(model).values()
+
+
+def test_lora_adapter_alone_and_frozen_blocks(run_dir, tmp_path):
+    model = load_run(run_dir).model
+    enable_lora(model, rank=2, embedding=True)
+    counts = parameter_counts(model)
+    embedding = model.get_layer("token_embedding")
+    assert embedding.lora_enabled and counts["trainable"] < counts["total"] * 0.2
+    files = save_adapter(model, tmp_path)
+    assert sum(p.stat().st_size for p in files) < (run_dir / "model.keras").stat().st_size
+    with pytest.raises(ValueError, match="already has LoRA adapters"):
+        enable_lora(model, rank=2)
+    from kerazoo.lm import prepare_finetune
+
+    plain = load_run(run_dir).model
+    frozen = prepare_finetune(plain, "freeze", freeze_blocks=1)
+    assert frozen["trainable"] == int(np.prod(plain.get_layer("final_norm").gamma.shape)) * 2
+    with pytest.raises(ValueError, match=r"freeze_blocks must be an int in \[0, 1\]"):
+        prepare_finetune(plain, "freeze", freeze_blocks=3)
+
+
+def test_adapter_only_run_rebuilds_from_its_base(run_dir, corpus_files, tmp_path):
+    from kerazoo.cli import main
+
+    out = tmp_path / "adapter-run"
+    assert main(["train", "--init", str(run_dir), "--data", f"text:{corpus_files / 'new.txt'}", "--lora", "2",
+                 "--epochs", "1", "--adapter-only", "--out", str(out), "--verbose", "0"]) == 0
+    assert not (out / "model.keras").exists() and (out / "adapter.npz").exists()
+    run = load_run(out)
+    assert not any("lora" in v.path for v in run.model.variables)
+    assert generate(out, "The ", max_new_tokens=4) == generate(run.model, "The ", max_new_tokens=4)
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+
+def test_exported_gpt_logits_match_the_keras_model(run_dir, tmp_path):
+    from export.lm import export_lm
+    from export.verify import run_savedmodel, run_tflite
+
+    result = export_lm(run_dir, tmp_path, quantize="dynamic")
+    assert [a.file for a in result.artifacts] == ["saved_model.pb", "model.tflite", "model_dynamic.tflite"]
+    assert [a.verification.status for a in result.artifacts] == ["ok", "ok", "reported"]
+    assert result["model.tflite"].verification.top1_agreement == 1.0
+    assert not any(op.startswith("Flex") for op in result["model.tflite"].ops)
+    assert result.metadata["outputs"]["logits"]["shape"] == [None, 32, 256]
+    assert (result.path / "tokenizer.json").exists()
+    # and independently: real windows through both consumers against the Keras model
+    model = load_run(run_dir).model
+    x = np.random.default_rng(0).integers(0, 256, size=(4, 32)).astype("int32")
+    keras_logits = np.asarray(model(x, training=False))
+    np.testing.assert_allclose(run_savedmodel(result.path, x)["logits"], keras_logits, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(run_tflite(result.path / "model.tflite", x)["logits"], keras_logits,
+                               atol=1e-4, rtol=1e-4)
+
+
+# -- the package -----------------------------------------------------------------------------------
+
+
+def test_importing_kerazoo_loads_neither_tensorflow_nor_keras_hub():
+    code = ("import sys, kerazoo, kerazoo.lm; kerazoo.list_models('gpt*'); kerazoo.describe('gpt');"
+            "print('tensorflow' in sys.modules, 'keras_hub' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_gpt_family_is_registered_with_sizes_and_a_search_space():
+    from kerazoo import describe, list_models
+
+    assert list_models("gpt*") == ["gpt", "gpt-mini", "gpt-nano", "gpt-small"]
+    assert list_models(task="causal_lm") == ["gpt", "gpt-mini", "gpt-nano", "gpt-small"]
+    info = describe("gpt")
+    assert {"num_layers", "dim", "num_heads", "dropout"} <= set(info["space"])
+    assert info["default_output"] == "causal_lm, logits over 256 ids"
+    assert describe("gpt-nano")["defaults"]["num_layers"] == 2
