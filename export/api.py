@@ -306,6 +306,55 @@ def _make_dirs(path: Path) -> list[Path]:
     return list(reversed(missing))
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a pid: leave it be
+    return True
+
+
+def clean_stale(root: str | os.PathLike) -> list[str]:
+    """Remove what killed exports left in a model's folder; return the names removed.
+
+    A SIGKILL (or a power cut) mid-export leaves its hidden `.partial-<version>-<pid>-*`
+    build folder, never a version folder. Folders of processes no longer running
+    are removed; those of live exports (another export running beside this one)
+    are left alone. A `.replaced-<version>-*` folder (the old version, moved aside
+    by `overwrite` just before the kill) is put back if its version is missing,
+    and removed otherwise.
+
+    Example:
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / ".partial-1-999999999-abc").mkdir(); (root / f".partial-2-{os.getpid()}-def").mkdir()
+    >>> clean_stale(root), sorted(p.name for p in root.iterdir())
+    (['.partial-1-999999999-abc'], ['.partial-2-...-def'])
+    """
+    root = Path(root)
+    removed = []
+    if not root.is_dir():
+        return removed
+    for folder in sorted(root.iterdir()):
+        parts = folder.name.split("-")
+        if folder.name.startswith(".partial-") and folder.is_dir():
+            pid = int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else None  # .partial-V-PID-xxx
+            if pid is not None and _pid_alive(pid):
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+        elif folder.name.startswith(".replaced-") and folder.is_dir() and len(parts) >= 3:
+            target = root / "-".join(parts[1:-1])  # .replaced-<version>-<hex>
+            if not target.exists():
+                os.rename(folder, target)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
 def _move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
     old = None
     if target.exists():
@@ -419,7 +468,8 @@ def export_model(
     x, x_note = _verification_inputs(source, verify_data, representative) if verify else (None, "")
 
     created = _make_dirs(root)
-    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=root))
+    clean_stale(root)
+    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{version}-{os.getpid()}-", dir=root))
     try:
         result = _build(source, tmp, name=name, version=version, formats=formats, modes=modes,
                         representative=representative, int8_io=int8_io, select_ops=select_ops,

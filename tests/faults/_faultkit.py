@@ -1,0 +1,48 @@
+"""Shared pieces of the fault-injection tests: the CLI in a subprocess, and killing it at a chosen moment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+
+
+def kerazoo(*args: str, cwd: str | Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python -m kerazoo ARGS` to the end."""
+    return subprocess.run([sys.executable, "-m", "kerazoo", *args], capture_output=True, text=True, env=ENV,
+                          cwd=cwd, timeout=timeout)
+
+
+def kill_when(args: list[str], ready: Callable[[], bool], *, cwd: str | Path | None = None,
+              timeout: float = 180, delay: float = 0.0) -> str:
+    """Start `python -m kerazoo ARGS`, SIGKILL it `delay` seconds after `ready()` holds; its output.
+
+    Fails the test if the process ends on its own before being killed.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "kerazoo", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=ENV, cwd=cwd)
+    try:
+        end = time.monotonic() + timeout
+        while not ready():
+            if proc.poll() is not None:
+                raise AssertionError(f"the process ended (rc {proc.returncode}) before the fault: "
+                                     f"{proc.stdout.read()[-2000:]}")
+            if time.monotonic() > end:
+                raise AssertionError("the moment to kill never came")
+            time.sleep(0.02)
+        time.sleep(delay)
+        assert proc.poll() is None, "the process ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        return proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

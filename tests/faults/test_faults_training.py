@@ -1,0 +1,122 @@
+"""Faults during training: a SIGKILL mid-epoch, then `--resume`; a loss that turns NaN."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _faultkit import kerazoo, kill_when
+
+TRAIN = ["train", "mlp", "--data", "digits", "--epochs", "3", "--batch-size", "8", "--verbose", "0"]
+
+
+def _checkpointed(run: Path, epochs: int):
+    def ready() -> bool:
+        try:
+            return json.loads((run / "checkpoint" / "training_metadata.json").read_text())["epoch"] >= epochs
+        except (OSError, ValueError, KeyError):
+            return False
+    return ready
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, capsys):
+    from kerazoo.cli import main
+    from kerazoo.runs import RunError, check_run, load_run
+
+    run = tmp_path / "killed"
+    # killed a moment into epoch 2, after epoch 1's checkpoint
+    kill_when([*TRAIN, "--out", str(run)], _checkpointed(run, 1), delay=0.3)
+    with pytest.raises(RunError, match="unfinished .* after epoch 1 .* --resume --out"):
+        check_run(run)
+    assert not (run / "model.keras").exists() and not (run / "manifest.json").exists()
+    assert main(["evaluate", str(run)]) == 2  # an unfinished run is refused, in one line
+    assert capsys.readouterr().err.count("\n") == 1
+
+    res = kerazoo(*TRAIN[:2], "--resume", "--out", str(run), "--verbose", "0")
+    assert res.returncode == 0, res.stderr[-3000:]
+    resumed = load_run(run, load_model=False)
+    assert resumed.metrics["resumed_at_epoch"] == 1
+    assert not (run / "checkpoint").exists()  # a complete run has nothing left to resume
+
+    whole = tmp_path / "whole"
+    assert main([*TRAIN, "--out", str(whole)]) == 0
+    uninterrupted = load_run(whole, load_model=False)
+    assert resumed.metrics["epochs"] == uninterrupted.metrics["epochs"] == 3
+    assert list(resumed.history) == list(uninterrupted.history)
+    assert {len(v) for v in resumed.history.values()} == {len(v) for v in uninterrupted.history.values()} == {3}
+    assert resumed.config["fit"] == uninterrupted.config["fit"]
+    assert main(["train", "--resume", "--out", str(run)]) == 2  # a complete run: nothing to resume
+    assert "already complete" in capsys.readouterr().err
+
+
+def test_nan_from_a_huge_learning_rate_fails_the_run_with_exit_1(tmp_path, capsys):
+    from kerazoo.cli import main
+    from kerazoo.runs import RunError, load_run
+
+    run = tmp_path / "run"
+    code = main(["train", "mlp", "--data", "iris", "--epochs", "3", "--optimizer", "sgd",
+                 "--learning-rate", "1e12", "--out", str(run), "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("kerazoo: error: training diverged: the loss became nan at "
+                                                   "epoch 1, step ")
+    assert "marked failed" in err and "Traceback" not in err
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "epoch 1, step" in manifest["reason"]
+    assert not (run / "model.keras").exists()
+    with pytest.raises(RunError, match="status 'failed': training diverged"):
+        load_run(run)
+
+
+def _nan_at(epoch: int, step: int):
+    import keras
+    import numpy as np
+
+    class Poison(keras.callbacks.Callback):
+        """Puts a NaN into the first kernel before step `step` of epoch `epoch` (0-based)."""
+
+        def on_epoch_begin(self, e, logs=None):
+            self.epoch = e
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == epoch and batch == step:
+                kernel = next(w for w in self.model.trainable_weights if len(w.shape) == 2)
+                value = np.array(kernel.numpy())
+                value[0, 0] = np.nan
+                kernel.assign(value)
+
+    return Poison()
+
+
+def test_nan_mid_training_keeps_the_last_good_checkpoint_and_resumes_from_it(tmp_path):
+    from kerazoo import build, fit, load_data
+    from kerazoo.resume import TrainingDiverged, checkpoint_epoch
+    from kerazoo.runs import load_run
+
+    data = load_data("iris", batch_size=16, seed=0)
+    run = tmp_path / "run"
+    model = build("mlp", data.spec, width=8)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 4 \(of 3 epochs\); run .* is "
+                                               r"marked failed; the last good checkpoint \(after epoch 1\)"):
+        fit(model, data, epochs=3, run_dir=run, verbose=0, callbacks=["default", _nan_at(1, 3)])
+    assert checkpoint_epoch(run) == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["diverged"] == {"epoch": 2, "step": 4}
+
+    result = fit(build("mlp", data.spec, width=8), data, epochs=3, run_dir=run, verbose=0)  # resume: lr fixed
+    assert result.epochs == 3
+    done = load_run(run, load_model=False)
+    assert done.metrics["resumed_at_epoch"] == 1
+    assert all(len(v) == 3 and all(x == x for x in v) for v in done.history.values())  # the NaN row is gone
+
+
+def test_nan_without_a_run_dir_stops_with_a_warning(caplog):
+    from kerazoo import build, fit, load_data
+
+    data = load_data("iris", batch_size=16, seed=0)
+    result = fit(build("mlp", data.spec, width=8), data, epochs=3, verbose=0, callbacks=["none", _nan_at(0, 2)])
+    assert result.epochs == 1
+    assert "loss became nan at epoch 1, step 3" in caplog.text
