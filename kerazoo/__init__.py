@@ -10,6 +10,8 @@ True
 """
 
 import os as _os
+import sys as _sys
+import types as _types
 
 from kerazoo._version import __version__
 from kerazoo.registry import build, describe, list_models, register
@@ -28,6 +30,10 @@ _LAZY = {
     "load_run": "kerazoo.runs",
     "load_model": "kerazoo.runs",
     "Run": "kerazoo.runs",
+    "finetune": "kerazoo.finetune",
+    "report": "kerazoo.report",
+    "cross_validate": "kerazoo.report",
+    "generate": "kerazoo.lm.generate",
 }
 
 __all__ = ["__version__", "build", "describe", "list_models", "register", "DataSpec",
@@ -46,3 +52,19 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(__all__)
+
+
+class _Package(_types.ModuleType):
+    """`kerazoo.finetune` and `kerazoo.report` are functions that share their module's name.
+
+    Importing a submodule sets the package attribute of its name to the module;
+    for a name of `_LAZY` that would hide the function, so it is left to `__getattr__`.
+    """
+
+    def __setattr__(self, name, value):
+        if name in _LAZY and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

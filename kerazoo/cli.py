@@ -1,4 +1,4 @@
-"""The `kerazoo` command: list, describe, train and evaluate zoo models.
+"""The `kerazoo` command: list, describe, train, evaluate and export zoo models.
 
 Exit codes: 0 success; 1 a failure while running (training diverged, a
 file could not be written); 2 bad input (an unknown model, a bad flag or
@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from kerazoo._version import __version__
@@ -36,7 +37,8 @@ def parse_value(text: str, default: Any = None, *, key: str = "value") -> Any:
     kerazoo.cli.UsageError: --set depth=many: expected an int (the default is 2)
     """
     def fail(kind):
-        raise UsageError(f"--set {key}={text}: expected {kind} (the default is {default!r})")
+        shown = text if text.isprintable() else repr(text)  # one line, whatever was typed
+        raise UsageError(f"--set {key}={shown}: expected {kind} (the default is {default!r})")
 
     if isinstance(default, bool):
         low = text.strip().lower()
@@ -52,9 +54,12 @@ def parse_value(text: str, default: Any = None, *, key: str = "value") -> Any:
             fail("an int")
     if isinstance(default, float):
         try:
-            return float(text)
+            value = float(text)
         except ValueError:
             fail("a number")
+        if value != value or value in (float("inf"), float("-inf")):
+            fail("a finite number")
+        return value
     if isinstance(default, (tuple, list)):
         parts = [p for p in text.strip("[]() ").split(",") if p.strip()]
         if not parts:
@@ -88,7 +93,7 @@ def cmd_models(args) -> int:
 
     names = list_models(args.pattern, tags=args.tag or (), task=args.task, inputs=args.inputs)
     if not names:
-        print(f"no model matches {args.pattern!r}", file=sys.stderr)
+        print(f"kerazoo: error: no model matches {args.pattern!r}", file=sys.stderr)
         return EXIT_USAGE
     rows = [("name", "tasks", "inputs", "default input", "tags")]
     for n in names:
@@ -121,6 +126,8 @@ def cmd_describe(args) -> int:
         space = info["space"].get(k)
         tuned = f"   search: {_space_text(space)}" if space else ""
         print(f"  {k} = {v!r}{tuned}")
+    if info["training"]:
+        print("\nkerazoo train defaults: " + ", ".join(f"{k} {v!r}" for k, v in info["training"].items()))
     print("\n" + info["doc"])
     return EXIT_OK
 
@@ -150,8 +157,12 @@ def _train_config(args) -> dict:
 
 
 def cmd_train(args) -> int:
+    if args.init or args.lora or args.freeze_blocks or args.adapter_only or args.lora_embedding or args.lora_alpha:
+        return cmd_train_from_run(args)
     from kerazoo.registry import get_entry
 
+    if args.resume:
+        _resume_config(args)  # --resume --out RUN: the run's own config.json, flags given beside it win
     cfg = _train_config(args)
     name = args.name or cfg.get("model")
     if not name:
@@ -168,15 +179,24 @@ def cmd_train(args) -> int:
     for flag in ("optimizer", "learning_rate", "schedule", "weight_decay", "label_smoothing"):
         if getattr(args, flag) is not None:
             compile_cfg[flag] = getattr(args, flag)
+    for key, value in entry.training.items():  # the model's own defaults (gpt: its 15-minute budget)
+        if key != "epochs" and key not in compile_cfg:
+            compile_cfg[key] = value
     fit_cfg = cfg.get("fit", {})
-    epochs = _first(args.epochs, fit_cfg.get("epochs"), 30)
+    epochs = _first(args.epochs, fit_cfg.get("epochs"), entry.training.get("epochs"), 30)
     seed = _first(args.seed, fit_cfg.get("seed"), 0)
     patience = _first(args.patience, fit_cfg.get("patience"), 10)
-    for key in ("batch_size", "validation_split", "test_split"):
+    augment = augment_value(args.augment) if args.augment is not None else fit_cfg.get("augment")
+    if isinstance(augment, list):
+        raise UsageError("--config: its fit.augment is a list of Keras layers, which the command cannot "
+                         "rebuild; give --augment with a preset name or a JSON object of settings")
+    augment_on = _first(args.augment_on, fit_cfg.get("augment_on"), "data")
+    for key in ("batch_size", "validation_split", "test_split", "seq_len", "tokenizer"):
         if getattr(args, key) is not None:
             data_cfg[key] = getattr(args, key)
     data_cfg["seed"] = seed
     _check_numbers(epochs=epochs, patience=patience, batch_size=data_cfg.get("batch_size", 32))
+    _check_floats(compile_cfg, data_cfg)
 
     from kerazoo import runs
     from kerazoo.distribute import PRECISIONS, STRATEGIES, is_chief
@@ -190,7 +210,11 @@ def cmd_train(args) -> int:
     if args.jit_compile:
         compile_cfg["jit_compile"] = True
     chief = is_chief()  # a non-chief worker writes nothing; the chief writes the run
-    run_dir = runs.new_run_dir(name, args.out) if chief else None
+    if args.resume and chief:
+        run_dir = Path(args.out)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = runs.new_run_dir(name, args.out) if chief else None
     ok = False
     try:
         import keras
@@ -212,7 +236,7 @@ def cmd_train(args) -> int:
               f"precision {dist['precision']}")
         print(f"run    {run_dir if chief else '(written by the chief worker)'}")
         result = fit(model, data, epochs=epochs, run_dir=run_dir, seed=seed, patience=patience,
-                     verbose=args.verbose)
+                     verbose=args.verbose, augment=augment, augment_on=augment_on)
         ok = True
     finally:
         if not ok and run_dir is not None and not any(run_dir.iterdir()):
@@ -223,8 +247,75 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _resume_config(args) -> None:
+    """Point `args.config` at the run to resume, after checking that it is one that can be."""
+    from kerazoo import runs
+
+    if not args.out:
+        raise UsageError("--resume: name the run to continue with --out RUN_DIR")
+    if args.config:
+        raise UsageError("--resume: the settings come from the run's own config.json; leave out --config")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--resume --out {args.out}: not a run directory (a file)")
+    if not (out / "config.json").exists():
+        if out.is_dir() and any(out.iterdir()):
+            raise UsageError(f"--resume --out {args.out}: not a kerazoo run (no config.json)")
+        print(f"resume {args.out} holds no run yet: starting it")
+        return
+    try:
+        runs.check_run(out)
+    except runs.RunError as err:
+        if "unfinished" not in str(err) and "did not complete" not in str(err):
+            raise
+    else:
+        raise UsageError(f"--resume --out {args.out}: the run is already complete; nothing to resume")
+    args.config = str(out / "config.json")
+
+
+def _check_floats(compile_cfg: dict, data_cfg: dict) -> None:
+    """Refuse NaN, infinite or out-of-range settings, naming the flag and the value."""
+    import math
+
+    checks = (("learning_rate", compile_cfg, lambda v: v > 0, "a positive number"),
+              ("weight_decay", compile_cfg, lambda v: v >= 0, "a number >= 0"),
+              ("label_smoothing", compile_cfg, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+              ("validation_split", data_cfg, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+              ("test_split", data_cfg, lambda v: 0 <= v < 1, "a number in [0, 1)"))
+    for key, where, ok, allowed in checks:
+        value = where.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not ok(value):
+            raise UsageError(f"--{key.replace('_', '-')}: expected {allowed}, got {value!r}")
+
+
 def _first(*values):
     return next(v for v in values if v is not None)
+
+
+def augment_value(text: str) -> str | dict:
+    """Read `--augment`: a preset name, or a JSON object of settings over a preset.
+
+    Example:
+    >>> augment_value("light"), augment_value('{"rotation": 0.1, "flip": "horizontal"}')
+    ('light', {'rotation': 0.1, 'flip': 'horizontal'})
+    >>> augment_value("{rotation: 0.1}")
+    Traceback (most recent call last):
+    ...
+    kerazoo.cli.UsageError: --augment {rotation: 0.1}: not a JSON object (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))
+    """
+    text = text.strip()
+    if not text.startswith("{"):
+        return text
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise UsageError(f"--augment {text}: not a JSON object ({err})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"--augment {text}: expected a preset name or a JSON object")
+    return value
 
 
 def _check_numbers(**values) -> None:
@@ -256,9 +347,18 @@ def cmd_evaluate(args) -> int:
     opts = {k: (tuple(v) if isinstance(v, list) else v) for k, v in run.config.get("data", {}).items()
             if k != "source"}
     source = args.data or run.config.get("data", {}).get("source", "digits")
+    if "tokenizer" in opts and (Path(args.run_dir) / "tokenizer.json").exists():
+        opts["tokenizer"] = args.run_dir  # text: the run's own tokenizer, whatever the text
     data = load_data(source, **opts)
     metrics = evaluate(run.model, data, split=args.split)
     _print_metrics({args.split: metrics})
+    if args.report and data.spec.kind != "tokens":
+        from kerazoo.report import report
+
+        out = Path(args.run_dir) / "report"  # a sub-folder: the manifest covers top-level files only
+        rep = report(run.model, data, split=args.split, out=out, history=run.history or None,
+                     plots=args.plots)
+        print(f"\n{rep.table()}\n\nreport written to {out}")
     return EXIT_OK
 
 
@@ -269,14 +369,210 @@ def cmd_export(args) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        result = export_model(args.run_dir, args.out, formats=args.format, quantize=args.quantize,
-                              version=args.version, overwrite=args.overwrite, int8_io=args.int8_io,
-                              select_ops=args.select_ops, verify=args.verify, model_name=args.name)
+        if (Path(args.run_dir) / "tokenizer.json").exists():  # a language model: logits, tokenizer beside
+            from export.lm import export_lm
+
+            result = export_lm(args.run_dir, args.out, formats=args.format, quantize=args.quantize,
+                               version=args.version, overwrite=args.overwrite, verify=args.verify,
+                               model_name=args.name)
+        else:
+            result = export_model(args.run_dir, args.out, formats=args.format, quantize=args.quantize,
+                                  version=args.version, overwrite=args.overwrite, int8_io=args.int8_io,
+                                  select_ops=args.select_ops, verify=args.verify, model_name=args.name)
     for w in caught:
         if issubclass(w.category, UserWarning):
             print(f"kerazoo: warning: {w.message}", file=sys.stderr)
     print(result.table())
     print(f"\nexported to {result.path}")
+    return EXIT_OK
+
+
+def cmd_tune(args) -> int:
+    from tuning.job import load_job  # lazily: kerazoo never imports tuning at module level
+
+    if args.chief and args.worker:
+        raise UsageError("tune: --chief and --worker exclude each other")
+    if args.address and not (args.chief or args.worker):
+        raise UsageError("tune: --address goes with --chief or --worker")
+    job = load_job(args.job)  # a bad job fails here, before TensorFlow loads
+    from tuning.run import run_job
+
+    run_job(job, overwrite=args.overwrite, role="chief" if args.chief else "worker" if args.worker else None,
+            tuner_id=args.worker, address=args.address, max_trials=args.max_trials, out=args.out,
+            verbose=args.verbose, check=args.check)
+    return EXIT_OK
+
+
+def cmd_generate(args) -> int:
+    from kerazoo.runs import check_run
+
+    check_run(args.run_dir)  # a missing or damaged run fails before TensorFlow loads
+    from kerazoo.lm.generate import generate
+
+    def show(piece: str) -> None:
+        print(piece, end="", flush=True)
+
+    print(args.prompt, end="", flush=True)
+    generate(args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, sampler=args.sampler,
+             temperature=args.temperature, k=args.top_k, p=args.top_p, seed=args.seed, cache=args.cache,
+             stream=show)
+    print()
+    return EXIT_OK
+
+
+def cmd_train_from_run(args) -> int:
+    """`kerazoo train --init RUN_DIR`: continue a language-model run on new text (LoRA, top blocks or all)."""
+    from kerazoo import runs
+
+    if not args.init:
+        used = [f for f, v in (("--lora", args.lora), ("--freeze-blocks", args.freeze_blocks),
+                               ("--adapter-only", args.adapter_only), ("--lora-embedding", args.lora_embedding),
+                               ("--lora-alpha", args.lora_alpha)) if v]
+        raise UsageError(f"{', '.join(used)}: fine-tuning settings go with --init RUN_DIR (the run to start from)")
+    ignored = [f for f, v in (("--set", args.set), ("--config", args.config), ("--optimizer", args.optimizer),
+                              ("--schedule", args.schedule), ("--weight-decay", args.weight_decay),
+                              ("--label-smoothing", args.label_smoothing), ("--augment", args.augment),
+                              ("--tokenizer", args.tokenizer), ("--resume", args.resume or None)) if v is not None]
+    if ignored:
+        raise UsageError(f"--init: {', '.join(ignored)} do not apply: the model, its training settings and "
+                         f"its tokenizer come from the run {args.init}")
+    if not args.data:
+        raise UsageError("--init: give the new text with --data text:PATH")
+    runs.check_run(args.init)  # a missing or damaged run fails before TensorFlow loads
+    config = json.loads((Path(args.init) / "config.json").read_text())
+    if args.name and args.name != config.get("model"):
+        raise UsageError(f"--init {args.init} is a {config.get('model')!r} run, not {args.name!r}; "
+                         f"leave the model name out")
+    method = "lora" if args.lora else "freeze" if args.freeze_blocks else "full"
+    epochs = _first(args.epochs, 10)
+    seed = _first(args.seed, 0)
+    patience = _first(args.patience, 10)
+    _check_numbers(epochs=epochs, patience=patience, **({"lora": args.lora} if args.lora else {}))
+    run_dir = runs.new_run_dir(f"{config.get('model', 'gpt')}-{method}", args.out)
+    ok = False
+    try:
+        import keras
+
+        from kerazoo.data import load_data
+        from kerazoo.lm.finetune import finetune_lm
+
+        keras.utils.set_random_seed(seed)
+        base = runs.load_run(args.init)
+        if base.spec.task != "causal_lm":
+            raise UsageError(f"--init {args.init}: fine-tuning from a run here is for language models "
+                             f"(causal_lm); this run is {base.spec.task!r}")
+        options = {k: v for k, v in (("batch_size", args.batch_size), ("validation_split", args.validation_split),
+                                     ("test_split", args.test_split)) if v is not None}
+        data = load_data(args.data, tokenizer=args.init, seq_len=args.seq_len or base.spec.input_shape[0],
+                         seed=seed, **options)
+        print(f"data   {data.describe()}")
+        result = finetune_lm(base, data, method=method, rank=args.lora or 8, alpha=args.lora_alpha,
+                             embedding=args.lora_embedding, freeze_blocks=args.freeze_blocks or 0,
+                             epochs=epochs, learning_rate=args.learning_rate, run_dir=run_dir,
+                             adapter_only=args.adapter_only, seed=seed, patience=patience, verbose=args.verbose)
+        ok = True
+    finally:
+        if not ok and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+    counts = result.parameters
+    print(f"\n{method}: {counts['trainable']:,} trainable of {counts['total']:,} parameters "
+          f"({100 * counts['share']:.2f}%)")
+    _print_metrics(result.metrics)
+    print(f"\nrun written to {run_dir}")
+    return EXIT_OK
+
+
+def _phase_values(text: str | None, kind, flag: str, example: str) -> tuple | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        raise UsageError(f"{flag}: expected positive numbers, one a phase ({example}); got {text!r}")
+    return values
+
+
+def _layer_choice(text: str, word: str, flag: str) -> str | int | list:
+    text = text.strip()
+    if text == word:
+        return word
+    if text.isdigit():
+        return int(text)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"{flag}: expected {word}, a number of layers or layer names, got {text!r}")
+    return names
+
+
+def cmd_finetune(args) -> int:
+    """`kerazoo finetune SOURCE`: a run, a .keras file or a registered model, on new data (`kerazoo.finetune`)."""
+    from kerazoo import runs
+
+    source = Path(args.source)
+    overrides = None
+    if source.is_dir():
+        runs.check_run(source)  # a missing or damaged run fails before TensorFlow loads
+        name = json.loads((source / "config.json").read_text()).get("model", "model")
+    elif source.suffix == ".keras":
+        if not source.is_file():
+            raise UsageError(f"finetune: no such .keras file {str(source)!r}")
+        name = source.stem
+    else:
+        from kerazoo.registry import get_entry
+
+        try:
+            entry = get_entry(args.source)
+        except KeyError as err:
+            raise UsageError(f"finetune: {args.source!r} is not a run directory or a .keras file, and "
+                             f"{err.args[0]}") from None
+        name = entry.name
+        overrides = _overrides(args.set, entry.params) or None
+    if args.set and overrides is None:
+        raise UsageError("finetune: --set gives a registered model's arguments; the source is a run or a file")
+    phases = args.phases or 2
+    epochs = _phase_values(args.epochs, int, "--epochs", "5,10")
+    rates = _phase_values(args.learning_rates, float, "--learning-rates", "1e-3,1e-5")
+    head = args.head or "new"
+    if head.isdigit():
+        head = {"units": int(head), "dropout": 0.2}
+    elif head not in ("new", "keep"):
+        raise UsageError(f"--head: expected new, keep or a number of hidden units, got {head!r}")
+    options = {k: v for k, v in (("batch_size", args.batch_size), ("validation_split", args.validation_split),
+                                 ("test_split", args.test_split)) if v is not None}
+    run_dir = runs.new_run_dir(f"{name}-finetune", args.out)
+    ok = False
+    try:
+        import keras
+
+        from kerazoo.data import load_data
+        from kerazoo.finetune import finetune
+
+        keras.utils.set_random_seed(args.seed)
+        data = load_data(args.data, seed=args.seed, **options)
+        print(f"data   {data.describe()}")
+        print(f"run    {run_dir}")
+        result = finetune(str(source), data, freeze=_layer_choice(args.freeze, "backbone", "--freeze"),
+                          unfreeze=_layer_choice(args.unfreeze, "all", "--unfreeze"), head=head,
+                          features=args.features, phases=phases,
+                          learning_rates=rates[0] if rates and len(rates) == 1 and phases == 1 else rates,
+                          epochs=epochs[0] if epochs and len(epochs) == 1 else epochs,
+                          train_batchnorm=args.train_batchnorm, overrides=overrides, run_dir=run_dir,
+                          seed=args.seed, patience=args.patience, verbose=args.verbose, safe_mode=not args.unsafe)
+        ok = True
+    finally:
+        if not ok and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+    print()
+    for phase in result.phases:
+        test = phase["metrics"].get("test", {})
+        score = f"; test accuracy {test['accuracy']:.4f}" if "accuracy" in test else ""
+        print(f"phase {phase['phase']}: {phase['trainable_params']:,} trainable parameters, "
+              f"{phase['frozen_layers']} layers frozen, learning rate {phase['learning_rate']:g}, "
+              f"{phase['epochs']} epochs{score}")
+    _print_metrics(result.metrics)
+    print(f"\nrun written to {run_dir}")
     return EXIT_OK
 
 
@@ -308,6 +604,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model argument (repeatable)")
     p.add_argument("--config", help="a run's config.json or a tuning best.json to reproduce")
     p.add_argument("--out", help="run directory (default runs/<name>-<timestamp>/)")
+    p.add_argument("--resume", action="store_true", help="continue the unfinished run in --out from its last "
+                   "finished epoch (weights and optimizer state), with its own settings")
     p.add_argument("--optimizer", help="adamw, adam, sgd or rmsprop")
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--schedule", help="cosine, linear or constant")
@@ -316,10 +614,26 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
     p.add_argument("--validation-split", type=float)
     p.add_argument("--test-split", type=float)
+    p.add_argument("--seq-len", type=int, help="text: tokens in a training window (default 128)")
+    p.add_argument("--tokenizer", help="text: byte (default), sentencepiece[:SIZE] trained on the training "
+                   "text, or a run directory whose tokenizer to reuse")
+    p.add_argument("--augment", help="training-only augmentation: none, light, medium, heavy, or a JSON "
+                   "object of settings, e.g. '{\"rotation\": 0.1, \"flip\": \"horizontal\"}'")
+    p.add_argument("--augment-on", choices=("data", "model"),
+                   help="run augmentation in the tf.data pipeline or in the training step (default data)")
     p.add_argument("--strategy", help="auto, default, one_device, mirrored, multi_worker (reads TF_CONFIG) "
                    "or tpu (default auto)")
     p.add_argument("--precision", help="auto, float32, mixed_float16 or mixed_bfloat16 (default auto)")
     p.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
+    p.add_argument("--init", metavar="RUN_DIR", help="language models: start from this run's weights and "
+                   "tokenizer and fine-tune on --data (all weights unless --lora or --freeze-blocks)")
+    p.add_argument("--lora", type=int, metavar="RANK", help="with --init: train LoRA adapters of this rank only")
+    p.add_argument("--lora-alpha", type=float, help="with --lora: updates scale by alpha/rank (default: the rank)")
+    p.add_argument("--lora-embedding", action="store_true", help="with --lora: adapt the token embedding too")
+    p.add_argument("--freeze-blocks", type=int, metavar="N", help="with --init: keep the embeddings and the "
+                   "bottom N blocks fixed")
+    p.add_argument("--adapter-only", action="store_true",
+                   help="with --lora: keep the adapter alone in the run (the base run rebuilds the model)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="progress display")
     p.set_defaults(func=cmd_train)
 
@@ -328,7 +642,37 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="evaluate on other data (default: the run's own)")
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
     p.add_argument("--unsafe", action="store_true", help="allow models with Lambda layers (runs code)")
+    p.add_argument("--no-report", dest="report", action="store_false",
+                   help="print the metrics only: no per-class report, no report/ folder")
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="write report.json but no PNG plots")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("finetune", help="fine-tune a run, a .keras file or a zoo backbone on new data: a new "
+                       "head, then phases")
+    p.add_argument("source", help="a run directory, a .keras file or a registered model (e.g. mobilenet_v2)")
+    p.add_argument("--data", required=True, help="the new data: bundled name, tfds:<name>, image folder or .csv")
+    p.add_argument("--freeze", default="backbone", help="what phase one freezes: backbone (default), the first "
+                   "N layers with weights, or layer names (comma-separated, wildcards)")
+    p.add_argument("--unfreeze", default="all", help="what phase two trains of those: all (default), the last N, "
+                   "or layer names")
+    p.add_argument("--phases", type=int, choices=(1, 2), help="1 or 2 phases (default 2)")
+    p.add_argument("--epochs", help="most epochs, one a phase, e.g. 5,10 (default 10 each)")
+    p.add_argument("--learning-rates", help="one rate a phase (default 1e-3,1e-5)")
+    p.add_argument("--head", help="new (default), keep, or hidden units before a new output layer")
+    p.add_argument("--features", help="the layer the new head attaches to (default: below the output layer)")
+    p.add_argument("--train-batchnorm", action="store_true", help="let the source's BatchNormalization layers "
+                   "train (default: frozen, inference mode)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a registered model's argument, e.g. weights=imagenet (repeatable)")
+    p.add_argument("--batch-size", type=int, help="batch size (default 32)")
+    p.add_argument("--validation-split", type=float)
+    p.add_argument("--test-split", type=float)
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed for splits, weights and shuffling (default 0)")
+    p.add_argument("--out", help="run directory (default runs/<model>-finetune-<timestamp>/)")
+    p.add_argument("--unsafe", action="store_true", help="allow models with Lambda layers (runs code)")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="progress display")
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("export", help="export a run's model as verified SavedModel and TFLite files")
     p.add_argument("run_dir")
@@ -346,6 +690,34 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="skip reloading and comparing each artifact with the Keras model")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("tune", help="run a KerasTuner search job (YAML): resumable, distributable")
+    p.add_argument("job", help="the job file, e.g. examples/tuning/digits_cnn.yaml")
+    p.add_argument("--overwrite", action="store_true", help="discard the earlier search in the output and start over")
+    p.add_argument("--max-trials", type=int, help="override budget.max_trials (raise it to extend a search)")
+    p.add_argument("--out", help="override the job's output directory")
+    p.add_argument("--chief", action="store_true", help="serve the search to workers (binds 127.0.0.1:8000 "
+                   "unless --address is given)")
+    p.add_argument("--worker", metavar="ID", help="run trials for the chief at --address, as worker ID")
+    p.add_argument("--address", metavar="HOST:PORT", help="the chief's address")
+    p.add_argument("--check", action="store_true", help="validate the job against its data, print the space, stop")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                   help="0 quiet, 1 a summary per trial, 2 also epochs")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("generate", help="continue a prompt with a language-model run, printing tokens as they come")
+    p.add_argument("run_dir")
+    p.add_argument("--prompt", required=True, help="the text to continue")
+    p.add_argument("--max-new-tokens", type=int, default=200, help="tokens to generate (default 200)")
+    p.add_argument("--sampler", default="greedy", choices=("greedy", "top_k", "top_p"),
+                   help="greedy, top_k or top_p (default greedy)")
+    p.add_argument("--temperature", type=float, default=1.0, help="divides the logits (default 1.0)")
+    p.add_argument("--top-k", type=int, default=10, help="top_k: sample among the k likeliest (default 10)")
+    p.add_argument("--top-p", type=float, default=0.9, help="top_p: the probability mass kept (default 0.9)")
+    p.add_argument("--seed", type=int, help="sampling seed: the same seed gives the same text")
+    p.add_argument("--no-cache", dest="cache", action="store_false",
+                   help="recompute the whole prefix every step instead of using the key/value cache")
+    p.set_defaults(func=cmd_generate)
     return parser
 
 

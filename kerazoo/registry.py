@@ -24,6 +24,8 @@ __all__ = ["register", "build", "list_models", "describe", "get_entry", "ModelEn
 log = logging.getLogger("kerazoo")
 
 ENTRY_POINT_GROUP = "kerazoo.models"
+#: What `register(training=...)` may set: the command line's defaults for one model.
+TRAINING_KEYS = ("epochs", "learning_rate", "warmup", "weight_decay", "clipnorm", "optimizer", "schedule")
 
 
 @dataclass
@@ -39,6 +41,7 @@ class ModelEntry:
     default_spec: DataSpec
     fixed: dict = field(default_factory=dict)
     doc: str = ""
+    training: dict = field(default_factory=dict)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -83,6 +86,7 @@ def register(
     space: dict[str, Declaration] | None = None,
     default_spec: DataSpec | None = None,
     defaults: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
     replace: bool = False,
 ) -> Callable:
     """Decorator that registers a builder function under `name`.
@@ -100,6 +104,12 @@ def register(
         default_spec: what `build(name)` builds for when given no data.
             Defaults to 32x32x3 images in 10 classes.
         defaults: keyword arguments fixed for this name.
+        training: this model's training defaults: `epochs` (which `kerazoo
+            train` uses when neither the command line nor `--config` gives
+            it) and `compile_model`'s `learning_rate`, `warmup`,
+            `weight_decay`, `clipnorm`, `optimizer`, `schedule` (which `build`
+            compiles with, and `kerazoo train` uses, unless told otherwise).
+            Defaults to none.
         replace: allow replacing an existing name. Defaults to False.
 
     Returns:
@@ -142,7 +152,11 @@ def register(
             space=dict(space or {}),
             default_spec=default_spec or DataSpec((32, 32, 3), num_classes=10, kind="image",
                                                   value_range=(0, 255)),
-            fixed=dict(defaults or {}), doc=inspect.getdoc(fn) or "")
+            fixed=dict(defaults or {}), doc=inspect.getdoc(fn) or "", training=dict(training or {}))
+        unknown = sorted(set(entry.training) - set(TRAINING_KEYS))
+        if unknown:
+            raise ValueError(f"register {reg_name!r}: training takes {', '.join(TRAINING_KEYS)}; "
+                             f"got {', '.join(unknown)}")
         params = ModelEntry(reg_name, fn, (), (), (), {}, entry.default_spec).params
         for key in list(entry.space) + list(entry.fixed):
             if key not in params:
@@ -196,7 +210,7 @@ def list_models(
 
     Example:
     >>> list_models("resnet*")
-    ['resnet', 'resnet20', 'resnet56']
+    ['resnet', 'resnet20', 'resnet50', 'resnet56']
     >>> "mlp" in list_models(inputs="tabular")
     True
     """
@@ -233,9 +247,11 @@ def describe(name: str) -> dict:
         "inputs": list(entry.inputs),
         "tags": list(entry.tags),
         "default_input_shape": spec.input_shape,
-        "default_output": f"{spec.task}, {spec.num_classes} classes"
-        if spec.is_classification else f"{spec.task}, {spec.num_outputs} outputs",
+        "default_output": f"{spec.task}, {spec.num_classes} classes" if spec.is_classification
+        else f"{spec.task}, logits over {spec.vocab_size} ids" if spec.task == "causal_lm"
+        else f"{spec.task}, {spec.num_outputs} outputs",
         "defaults": entry.params,
+        "training": dict(entry.training),
         "space": {k: to_dict(v) for k, v in entry.space.items()},
         "doc": entry.doc,
     }
@@ -309,8 +325,9 @@ def build(
         input_shape: one example's shape, without the batch dimension.
         num_classes: the number of classes (or regression targets).
         task: `multiclass`, `binary`, `regression` or `multilabel`.
-        compile: True compiles with `compile_model`'s defaults; a dict passes
-            its keyword arguments; False returns the model uncompiled.
+        compile: True compiles with `compile_model`'s defaults (and the
+            model's registered `training` settings); a dict passes its keyword
+            arguments; False returns the model uncompiled.
         strategy: a `tf.distribute` strategy name (`auto`, `default`,
             `one_device`, `mirrored`, `multi_worker`, `tpu`) or instance; the
             model is built and compiled in its scope. Defaults to None (the
@@ -379,5 +396,6 @@ def _build_in_scope(entry: ModelEntry, spec: DataSpec, kwargs: dict, info: dict,
     if compile:
         from kerazoo.train import compile_model
 
-        compile_model(model, **(compile if isinstance(compile, dict) else {}))
+        settings = {k: v for k, v in entry.training.items() if k != "epochs"}  # the model's own defaults
+        compile_model(model, **{**settings, **(compile if isinstance(compile, dict) else {})})
     return model

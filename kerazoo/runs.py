@@ -153,13 +153,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def finish_run(run_dir: str | os.PathLike, status: str = "complete") -> dict:
-    """Write the manifest last: the run's files with their hashes, and its status."""
+def finish_run(run_dir: str | os.PathLike, status: str = "complete", reason: str | None = None) -> dict:
+    """Write the manifest last: the run's files with their hashes, and its status (and why, if failed)."""
     run_dir = Path(run_dir)
     files = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
              for p in sorted(run_dir.iterdir())
              if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")}
-    manifest = {"status": status, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "files": files}
+    manifest = {"status": status, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "files": files,
+                **({"reason": reason} if reason else {})}
     write_json(run_dir / MANIFEST, manifest)
     return manifest
 
@@ -180,7 +181,12 @@ def check_run(run_dir: str | os.PathLike) -> dict:
     manifest_path = run_dir / MANIFEST
     if not manifest_path.exists():
         if (run_dir / "config.json").exists():
-            raise RunError(f"run {str(run_dir)!r} is unfinished (no {MANIFEST}): training stopped "
+            try:  # the epoch checkpoint fit keeps (kerazoo.resume), read without importing Keras
+                kept = json.loads((run_dir / "checkpoint" / "training_metadata.json").read_text())["epoch"]
+            except (OSError, ValueError, KeyError, TypeError):
+                kept = None
+            where = f" after epoch {kept}" if kept else ""
+            raise RunError(f"run {str(run_dir)!r} is unfinished (no {MANIFEST}): training stopped{where} "
                            f"before the end; continue it with `kerazoo train --resume --out {run_dir}`")
         raise RunError(f"{str(run_dir)!r} is not a kerazoo run directory (no {MANIFEST} or config.json)")
     try:
@@ -189,7 +195,8 @@ def check_run(run_dir: str | os.PathLike) -> dict:
     except (ValueError, KeyError, TypeError):
         raise RunError(f"run {str(run_dir)!r}: {MANIFEST} is damaged (not the JSON kerazoo wrote)") from None
     if manifest.get("status") != "complete":
-        raise RunError(f"run {str(run_dir)!r} did not complete: status {manifest.get('status')!r}")
+        why = f": {manifest['reason']}" if manifest.get("reason") else ""
+        raise RunError(f"run {str(run_dir)!r} did not complete: status {manifest.get('status')!r}{why}")
     for name, info in files.items():
         path = run_dir / name
         if not path.exists():
@@ -252,7 +259,13 @@ def load_run(path: str | os.PathLike, *, safe_mode: bool = True, load_model: boo
     run = Run(path=path, config=config, metrics=metrics, history=history)
     if load_model:
         try:
-            run.model = _load_keras_file(path / "model.keras", safe_mode=safe_mode)
+            if not (path / "model.keras").exists() and (path / "adapter.json").exists():
+                # a LoRA run saved as its adapter alone: the base run's model plus the adapter, merged
+                from kerazoo.lm.finetune import load_adapter_run
+
+                run.model = load_adapter_run(path, config, safe_mode=safe_mode)
+            else:
+                run.model = _load_keras_file(path / "model.keras", safe_mode=safe_mode)
         except Exception as err:
             raise RunError(f"run {str(path)!r}: model.keras does not load: {err}") from None
         run.model._kerazoo = {k: config[k] for k in ("model", "overrides", "config", "spec") if k in config}
@@ -287,6 +300,20 @@ def _load_keras_file(path, *, safe_mode: bool):
     import keras
 
     import kerazoo.layers  # noqa: F401  (registers the zoo's layers for deserialization)
+    import kerazoo.lm.metrics  # noqa: F401  (language-model metrics)
     import kerazoo.objectives  # noqa: F401
 
-    return keras.saving.load_model(path, safe_mode=safe_mode)
+    try:
+        return keras.saving.load_model(path, safe_mode=safe_mode)
+    except Exception as err:  # one line naming the file, whatever Keras, zipfile or h5py raised
+        text = " ".join(str(err).split())
+        if safe_mode and "safe_mode" in text:
+            raise ModelFileError(f"{str(path)!r} holds code that would run on loading (a Lambda layer or "
+                                 f"another Python function) and safe mode refuses it; load it only if you "
+                                 f"trust its source: --unsafe (safe_mode=False)") from None
+        raise ModelFileError(f"{str(path)!r} is not a loadable .keras file ({type(err).__name__}: "
+                             f"{text[:300]})") from None
+
+
+class ModelFileError(RunError):
+    """A `.keras` file that is damaged, not a Keras file, or refused by safe mode."""

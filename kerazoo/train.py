@@ -21,6 +21,7 @@ log = logging.getLogger("kerazoo")
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "linear", "constant")
 CALLBACK_PRESETS = ("default", "minimal", "none")
+LM_WARMUP, LM_CLIPNORM = 0.05, 1.0  # compile_model's defaults for causal_lm
 
 
 def _task_of(model) -> str:
@@ -30,11 +31,18 @@ def _task_of(model) -> str:
     last = model.layers[-1]
     activation = getattr(getattr(last, "activation", None), "__name__", "linear")
     units = model.output_shape[-1]
+    if len(model.output_shape) == 3 and "int" in str(model.inputs[0].dtype):
+        return "causal_lm"  # token windows in, a distribution over the vocabulary at every step out
     if activation == "softmax":
         return "multiclass"
     if activation == "sigmoid":
         return "binary" if units == 1 else "multilabel"
     return "regression"
+
+
+def _bytes_per_token(model) -> float:
+    spec = (getattr(model, "_kerazoo", None) or {}).get("spec") or {}
+    return float(spec.get("bytes_per_token") or 1.0)
 
 
 def _optimizer(name, learning_rate, weight_decay, clipnorm):
@@ -70,8 +78,19 @@ def _schedule(schedule, learning_rate, decay_steps, warmup):
     return keras.optimizers.schedules.PolynomialDecay(learning_rate, decay_steps, end_learning_rate=0.0)
 
 
-def default_loss_and_metrics(task: str, label_smoothing: float = 0.0):
-    """The loss and metrics `"auto"` picks for a task."""
+def default_loss_and_metrics(task: str, label_smoothing: float = 0.0, *, bytes_per_token: float = 1.0):
+    """The loss and metrics `"auto"` picks for a task.
+
+    causal_lm: cross-entropy on the logits, next-token accuracy, perplexity and
+    bits per byte (`bytes_per_token` converts from tokens; label smoothing does
+    not apply).
+    """
+    if task == "causal_lm":
+        from kerazoo.lm.metrics import BitsPerByte, Perplexity
+
+        return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), Perplexity(),
+                 BitsPerByte(bytes_per_token=bytes_per_token)])
     if task == "multiclass":
         return (objectives.CategoricalCrossentropy(label_smoothing=label_smoothing),
                 [objectives.CategoricalAccuracy(), objectives.F1(average="macro")])
@@ -94,7 +113,7 @@ def compile_model(
     optimizer: str | Any = "adamw",
     learning_rate: float = 1e-3,
     schedule: str = "cosine",
-    warmup: float = 0.0,
+    warmup: float | None = None,
     weight_decay: float = 1e-4,
     clipnorm: float | None = None,
     label_smoothing: float = 0.0,
@@ -118,9 +137,11 @@ def compile_model(
             a Keras optimizer. Defaults to "adamw".
         learning_rate: the peak learning rate. Defaults to 1e-3.
         schedule: "cosine", "linear" or "constant". Defaults to "cosine".
-        warmup: the share of steps spent warming up linearly. Defaults to 0.
+        warmup: the share of steps spent warming up linearly. Defaults to 0
+            (0.05 for causal_lm).
         weight_decay: decoupled weight decay (adamw, sgd). Defaults to 1e-4.
-        clipnorm: clip each gradient to this norm. Defaults to None.
+        clipnorm: clip each gradient to this norm; 0 turns it off. Defaults
+            to None (no clipping; 1.0 for causal_lm).
         label_smoothing: for classification losses. Defaults to 0.
         loss, metrics: "auto", or anything `keras.Model.compile` takes.
         task: the task, when the model did not come from `build`. Defaults to
@@ -144,13 +165,18 @@ def compile_model(
     """
     if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    if (task or _task_of(model)) == "causal_lm":  # language models: warm up and clip by default
+        warmup = LM_WARMUP if warmup is None else warmup
+        clipnorm = LM_CLIPNORM if clipnorm is None else clipnorm
+    warmup = 0.0 if warmup is None else warmup
     settings = dict(optimizer=optimizer, learning_rate=learning_rate, schedule=schedule, warmup=warmup,
                     weight_decay=weight_decay, clipnorm=clipnorm, label_smoothing=label_smoothing,
                     loss=loss, metrics=metrics, task=task, jit_compile=jit_compile)
     task = task or _task_of(model)
     lr = _schedule(schedule, learning_rate, decay_steps, warmup)
     opt = _optimizer(optimizer, lr, weight_decay, clipnorm)
-    auto_loss, auto_metrics = default_loss_and_metrics(task, label_smoothing)
+    lm = {"bytes_per_token": _bytes_per_token(model)} if task == "causal_lm" else {}
+    auto_loss, auto_metrics = default_loss_and_metrics(task, label_smoothing, **lm)
     model.compile(optimizer=opt, loss=auto_loss if loss == "auto" else loss,
                   metrics=auto_metrics if metrics == "auto" else metrics, jit_compile=jit_compile)
     model._kerazoo_compile = settings
@@ -273,8 +299,8 @@ def check_model_fits(model, spec: DataSpec) -> None:
 
 
 def make_callbacks(preset: str | list, *, run_dir: Path | None, has_validation: bool, patience: int,
-                   constant_lr: bool) -> list:
-    """The callback preset by name, with any user callbacks appended."""
+                   constant_lr: bool, resume: bool = False) -> list:
+    """The callback preset by name, with any user callbacks appended (`resume`: append to history.csv)."""
     items = preset if isinstance(preset, (list, tuple)) else [preset]
     names = [c for c in items if isinstance(c, str)]
     extra = [c for c in items if not isinstance(c, str)]
@@ -282,7 +308,9 @@ def make_callbacks(preset: str | list, *, run_dir: Path | None, has_validation: 
         if n not in CALLBACK_PRESETS:
             raise ValueError(f"callbacks preset must be one of {list(CALLBACK_PRESETS)}, got {n!r}")
     name = names[0] if names else "default"
-    out = [keras.callbacks.TerminateOnNaN()]
+    from kerazoo.resume import NaNGuard
+
+    out = [NaNGuard()]  # a TerminateOnNaN that remembers the epoch and step
     if name == "default" and has_validation:
         out.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                  restore_best_weights=True, verbose=0))
@@ -290,7 +318,7 @@ def make_callbacks(preset: str | list, *, run_dir: Path | None, has_validation: 
             out.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                          patience=max(2, patience // 3), verbose=0))
     if run_dir is not None and name != "none":
-        out.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv")))
+        out.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume))
         if name == "default":
             out.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0))
     return out + extra
@@ -307,6 +335,8 @@ def fit(
     patience: int = 10,
     verbose: int | str = "auto",
     config: dict | None = None,
+    augment: str | dict | list | None = None,
+    augment_on: str = "data",
 ) -> FitResult:
     """Train a model on a data bundle with the zoo's callbacks, and evaluate it.
 
@@ -319,6 +349,11 @@ def fit(
 
     With `run_dir`, the run directory is written: `config.json` first, then
     `history.csv`, `metrics.json`, `model.keras` and last `manifest.json`.
+    While training, `checkpoint/` holds the last finished epoch (weights and
+    optimizer state): calling `fit` again on an unfinished run directory
+    resumes from it (`kerazoo.resume`). A NaN or infinite loss stops training;
+    with `run_dir` the run is marked failed and `TrainingDiverged` is raised,
+    without one a warning names the epoch and step.
 
     Args:
         model: a compiled Keras model, usually from `build`.
@@ -333,12 +368,23 @@ def fit(
         patience: early stopping's patience in epochs. Defaults to 10.
         verbose: Keras' progress display: "auto" (a progress bar), 0, 1 or 2.
         config: extra settings to record in the run's `config.json`.
+        augment: training-only augmentation (`kerazoo.augment`): a preset name
+            (`"none"`, `"light"`, `"medium"`, `"heavy"`; what each holds follows
+            the data's kind), a dict of settings over a preset
+            (`{"rotation": 0.1, "flip": "horizontal"}`), or a list of Keras
+            layers. Validation and test data are never augmented, and the
+            model saved and returned holds no augmentation. Defaults to None.
+        augment_on: where augmentation runs: `"data"` (mapped over the
+            training tf.data pipeline's batches, in parallel on the host CPU)
+            or `"model"` (inside the training step, on the accelerator).
+            Defaults to "data": AUGMENT_ON_NOTE
 
     Returns:
         A `FitResult` with the history and the final validation/test metrics.
 
     Raises:
         ValueError: data whose shape or classes the model cannot take.
+        kerazoo.resume.TrainingDiverged: the loss became NaN (with `run_dir`).
 
     Example:
     >>> from kerazoo import build, load_data
@@ -357,6 +403,15 @@ def fit(
         data = _reseeded(data, seed)
     strategy = model.distribute_strategy
     data = _batched_for(data, strategy)
+    from kerazoo import augment as augmentation
+
+    if augment_on not in augmentation.AUGMENT_ON:
+        raise ValueError(f"augment_on must be one of {list(augmentation.AUGMENT_ON)}, got {augment_on!r}")
+    augmenter = augmentation.make_augmenter(augment, data.spec)  # after seeding: its draws repeat
+    if augmentation.random_layers(model):
+        log.warning("kerazoo: model %r holds augmentation layers (%s): they are saved and exported with "
+                    "it; pass them to fit(augment=[...]) to keep them to training", model.name,
+                    ", ".join(augmentation.random_layers(model)))
     if getattr(model, "optimizer", None) is None:
         compile_model(model, task=data.spec.task)
     settings = dict(getattr(model, "_kerazoo_compile", {}))
@@ -372,8 +427,14 @@ def fit(
     if run_dir is not None and not is_chief():
         log.info("kerazoo: not the chief worker: leaving the run directory to the chief")
         run_dir = None
+    from kerazoo import resume
+
+    resumed, earlier = None, {}
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / runs.MANIFEST).unlink(missing_ok=True)  # being (re)written: unfinished until the end
+        resumed = resume.checkpoint_epoch(run_dir)  # a killed run's last finished epoch: continue there
+        earlier = resume.history_before(run_dir / "history.csv", resumed or 0)
         info = getattr(model, "_kerazoo", {}) or {}
         runs.write_json(run_dir / "config.json", {
             "model": info.get("model", model.name), "overrides": info.get("overrides", {}),
@@ -382,19 +443,39 @@ def fit(
                      **{k: v for k, v in data.options.items() if k != "global_batch_size"}},
             "compile": {k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool, type(None)))},
             "fit": {"epochs": epochs, "patience": patience, "seed": seed,
-                    "callbacks": callbacks if isinstance(callbacks, str) else "custom"},
+                    "callbacks": callbacks if isinstance(callbacks, str) else "custom",
+                    "augment": ([type(a).__name__ for a in augment] if isinstance(augment, (list, tuple))
+                                else augment),
+                    "augment_on": augment_on, "augmentation": augmenter and augmenter.describe()},
             "distribution": {**distribution_info(strategy, model.dtype_policy.name),
                              "global_batch_size": data.options.get("global_batch_size")},
             **(config or {}), "versions": runs.versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        if getattr(data, "tokenizer", None) is not None:  # text: generate, export and fine-tuning read it back
+            data.tokenizer.save(run_dir)
     cbs = make_callbacks(callbacks, run_dir=run_dir, has_validation=data.validation is not None,
-                         patience=patience, constant_lr=settings.get("schedule", "constant") == "constant")
+                         patience=patience, constant_lr=settings.get("schedule", "constant") == "constant",
+                         resume=bool(resumed))
+    guard = next(c for c in cbs if isinstance(c, resume.NaNGuard))
+    if run_dir is not None:
+        cbs.append(resume.RunBackup(run_dir, guard))  # after the CSV logger: a row is never lost
+    on_data = augmenter if augment_on == "data" else None
+    train = augmentation.augment_dataset(data.train, on_data, deterministic=seed is not None)  # train only
     start = time.perf_counter()
-    history = model.fit(data.train, validation_data=data.validation, epochs=epochs, callbacks=cbs,
-                        shuffle=False, verbose=1 if verbose == "auto" else verbose)
+    try:
+        with augmentation.augmented_training(model, None if on_data else augmenter):
+            history = model.fit(train, validation_data=data.validation, epochs=epochs, callbacks=cbs,
+                                shuffle=False, verbose=1 if verbose == "auto" else verbose)
+    finally:
+        model._initial_epoch = None  # set by a restored checkpoint; a later fit starts afresh
     seconds = time.perf_counter() - start
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    hist = resume.joined_history(earlier, {k: [float(v) for v in vals] for k, vals in history.history.items()})
     epochs_run = len(next(iter(hist.values()), []))
+    if guard.diverged is not None:
+        diverged = resume.diverged(guard, run_dir, hist, epochs)
+        if run_dir is not None:
+            raise diverged
+        log.warning("kerazoo: %s", diverged)
     metrics = {}
     for split in ("validation", "test"):
         ds = getattr(data, split)
@@ -402,11 +483,14 @@ def fit(
             metrics[split] = evaluate(model, ds)
     metrics["epochs"] = epochs_run
     metrics["train_seconds"] = round(seconds, 3)
+    if resumed:
+        metrics["resumed_at_epoch"] = resumed
     if run_dir is not None:
         runs.write_history(run_dir / "history.csv", hist)
         runs.write_json(run_dir / "metrics.json", metrics)
         runs.save_model(model, run_dir / "model.keras")
         runs.finish_run(run_dir)
+        resume.remove_checkpoint(run_dir)  # the run is complete: nothing left to resume
     return FitResult(history=hist, metrics={k: v for k, v in metrics.items() if isinstance(v, dict)},
                      epochs=epochs_run, seconds=seconds, run_dir=run_dir, model=model)
 

@@ -20,6 +20,8 @@ QUICK = {  # example -> (arguments, a line its output must contain)
     "regression_diabetes.py": (["--epochs", "2"], "test MAE"),
     "xor_mlp.py": ([], "solved"),
     "transformer_text.py": (["--quick", "--epochs", "1"], "test accuracy"),
+    "transfer_digits.py": (["--quick"], "fine-tuned"),
+    "gpt_pydoc.py": (["--quick", "--out", "example-run"], "example done"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -73,7 +74,7 @@ def test_user_builder_registered_and_built_by_name(registry_sandbox):
 def test_list_models_wildcards_and_filters():
     everything = list_models()
     assert {"mlp", "cnn", "resnet", "resnet20", "transformer", "vit"} <= set(everything)
-    assert list_models("resnet*") == ["resnet", "resnet20", "resnet56"]
+    assert list_models("resnet*") == ["resnet", "resnet20", "resnet50", "resnet56"]
     assert list_models("resnet*", exclude="resnet5*") == ["resnet", "resnet20"]
     assert "cnn" not in list_models(inputs="tabular")
     assert "mlp" in list_models(task="multilabel")
@@ -131,3 +132,29 @@ def test_models_command_under_a_second():
     elapsed = time.perf_counter() - start
     assert out.returncode == 0 and "resnet20" in out.stdout
     assert elapsed < 1.0, f"`kerazoo models` took {elapsed:.2f}s"
+
+
+def test_training_defaults_reach_kerazoo_train_and_flags_win(registry_sandbox, tmp_path):
+    from kerazoo.cli import main
+
+    @registry_sandbox.register("tiny_trained_doc", task="multiclass", inputs="tabular",
+                               training={"epochs": 2, "learning_rate": 3e-3})
+    def tiny(spec, *, units=4):
+        import keras
+
+        inputs = keras.Input(spec.input_shape)
+        return keras.Model(inputs, keras.layers.Dense(spec.num_classes, activation="softmax")(inputs))
+
+    assert describe("tiny_trained_doc")["training"] == {"epochs": 2, "learning_rate": 3e-3}
+    assert main(["train", "tiny_trained_doc", "--data", "iris", "--out", str(tmp_path / "a"), "--verbose", "0"]) == 0
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["fit"]["epochs"] == 2 and config["compile"]["learning_rate"] == 3e-3
+    assert main(["train", "tiny_trained_doc", "--data", "iris", "--out", str(tmp_path / "b"), "--verbose", "0",
+                 "--epochs", "1", "--learning-rate", "0.01"]) == 0
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert config["fit"]["epochs"] == 1 and config["compile"]["learning_rate"] == 0.01
+
+
+def test_unknown_training_default_is_refused(registry_sandbox):
+    with pytest.raises(ValueError, match="training takes epochs, learning_rate"):
+        registry_sandbox.register("bad_training_doc", training={"epoch": 3})(lambda spec: None)
