@@ -22,6 +22,7 @@ QUICK = {  # example -> (arguments, a line its output must contain)
     "transformer_text.py": (["--quick", "--epochs", "1"], "test accuracy"),
     "transfer_digits.py": (["--quick"], "fine-tuned"),
     "gpt_pydoc.py": (["--quick", "--out", "example-run"], "example done"),
+    "export_mobile_and_serving.py": (["--epochs", "1", "--out", "export-run"], "agrees with the SavedModel"),
 }
 
 
