@@ -1,12 +1,13 @@
 """Transfer: pretrain on most documentation topics, LoRA-fine-tune on a few held-out ones.
 
-    python benchmarks/lm_transfer.py                  # ~10 minutes on 2 CPU cores
+    python benchmarks/lm_transfer.py --model gpt --pretrain-epochs 6   # ~10 minutes on 2 CPU cores
+    python benchmarks/lm_transfer.py --pretrained OUT/pretrained     # reuse an earlier pretraining
     python benchmarks/lm_transfer.py --quick          # a smoke run (seconds of training)
 
 The bundled text's topics are split in two: the small set (`--topics`, eight
 statement topics, about 28,000 characters) and all the others (the pretraining
-corpus). Three models are scored on the same block, the last 10% of the small
-set (never trained on), in bits per character:
+corpus). Three models are scored on the same held-out text, the last 10% of each
+small-set topic (never trained on; see `interleaved`), in bits per character:
 
 1. pretrained on the other topics, not fine-tuned;
 2. that model with LoRA adapters (rank `--rank`) fine-tuned on the small set's
@@ -24,6 +25,26 @@ from pathlib import Path
 SMALL_SET = ("try", "with", "raise", "for", "while", "import", "assert", "del")
 
 
+def interleaved(topics, validation=0.05, test=0.1) -> str:
+    """The small set, arranged so that its held-out blocks cover every topic.
+
+    Each topic is cut by characters into its first 85%, the next 5% and its last 10%;
+    the text is every topic's first part, then every topic's middle part, then every
+    topic's last part. `load_data`'s contiguous split (validation 5%, test the last 10%)
+    then holds out the end of each topic: text of the same kind as the training part,
+    never trained on.
+    """
+    from kerazoo.lm import pydoc_corpus
+
+    parts = [[], [], []]
+    for topic in topics:
+        text = pydoc_corpus([topic])
+        a, b = int(len(text) * (1 - validation - test)), int(len(text) * (1 - test))
+        for i, piece in enumerate((text[:a], text[a:b], text[b:])):
+            parts[i].append(piece)
+    return "".join("".join(p) for p in parts)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--topics", default=",".join(SMALL_SET), help="the held-out small set")
@@ -34,6 +55,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="a few steps of each, to check it runs")
     parser.add_argument("--out", help="where to keep the runs (default: a temporary folder)")
+    parser.add_argument("--pretrained", help="reuse this pretraining run (trained on the other topics' "
+                        "text by an earlier run of this script, e.g. OUT/pretrained) instead of pretraining")
     args = parser.parse_args(argv)
 
     import keras
@@ -45,7 +68,7 @@ def main(argv=None) -> None:
     folder = Path(args.out or tempfile.mkdtemp(prefix="lm-transfer-"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pretrain.txt").write_text(pydoc_corpus(exclude=small))
-    (folder / "small.txt").write_text(pydoc_corpus(small))
+    (folder / "small.txt").write_text(interleaved(small))
     pre_epochs, ft_epochs = (1, 1) if args.quick else (args.pretrain_epochs, args.finetune_epochs)
     common = {"seq_len": args.seq_len, "batch_size": 32}
     pretrain = load_data(f"text:{folder / 'pretrain.txt'}", **common)
@@ -64,12 +87,18 @@ def main(argv=None) -> None:
 
     keras.utils.set_random_seed(0)
     start = time.perf_counter()
-    base = build(args.model, pretrain.spec)
-    fit(base, pretrain, epochs=pre_epochs, run_dir=folder / "pretrained", seed=0, verbose=2, callbacks="minimal")
+    pretrained = Path(args.pretrained) if args.pretrained else folder / "pretrained"
+    if args.pretrained:
+        from kerazoo import load_run
+
+        base = load_run(pretrained).model
+    else:
+        base = build(args.model, pretrain.spec)
+        fit(base, pretrain, epochs=pre_epochs, run_dir=pretrained, seed=0, verbose=2, callbacks="minimal")
     score("pretrained, no fine-tuning", base, time.perf_counter() - start, 0)
 
     start = time.perf_counter()
-    lora = finetune_lm(folder / "pretrained", target, method="lora", rank=args.rank, epochs=ft_epochs,
+    lora = finetune_lm(pretrained, target, method="lora", rank=args.rank, epochs=ft_epochs,
                        run_dir=folder / "lora", verbose=2, patience=3)
     score(f"pretrained + LoRA rank {args.rank} on the small set", lora.model, time.perf_counter() - start,
           lora.parameters["trainable"])
