@@ -27,7 +27,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from export.verify import TOLERANCES, Verification
+from export.verify import TOLERANCES, Verification, compare
 
 __all__ = ["export_lm", "write_lm_savedmodel", "LM_OUTPUT"]
 
@@ -86,23 +86,8 @@ def _judge(result: Verification, reference, logits) -> Verification:
 
     ref = np.asarray(reference, dtype="float64")
     out = np.asarray(logits, dtype="float64").reshape(ref.shape)
-    diff = np.abs(out - ref)
-    result.examples = int(len(ref))
-    result.max_abs_diff = float(diff.max()) if diff.size else 0.0
     result.top1_agreement = float((out.argmax(-1) == ref.argmax(-1)).mean())
-    if not np.isfinite(out).all():
-        result.status, result.note = "failed", "the artifact's logits hold NaN or infinite values"
-        return result
-    tol = TOLERANCES.get(result.precision)
-    result.tolerance = tol
-    if tol is None:
-        result.status = "reported"
-    elif np.all(diff <= tol + tol * np.abs(ref)):
-        result.status = "ok"
-    else:
-        result.status = "failed"
-        result.note = f"logits differ from Keras by up to {result.max_abs_diff:.3g} (tolerance {tol:g})"
-    return result
+    return compare(result, ref, out, what="logits")
 
 
 def _verify(kind: str, path: Path, x, reference, precision: str) -> Verification:

@@ -19,7 +19,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Verification", "verify_savedmodel", "verify_tflite", "run_savedmodel", "run_tflite",
+__all__ = ["Verification", "compare", "verify_savedmodel", "verify_tflite", "run_savedmodel", "run_tflite",
            "TOLERANCES", "VerificationError"]
 
 TOLERANCES = {"float32": 1e-4, "float16": 2e-2}
@@ -96,12 +96,30 @@ def _judge(result: Verification, reference, outputs: dict, task: str) -> Verific
 
     ref = np.asarray(reference, dtype="float64")
     out = np.asarray(_main(outputs), dtype="float64").reshape(ref.shape)
-    result.examples = int(len(ref))
-    diff = np.abs(out - ref)
-    result.max_abs_diff = float(diff.max()) if diff.size else 0.0
     result.top1_agreement = _agreement(ref, outputs, task)
+    return compare(result, ref, out)
+
+
+def compare(result: Verification, ref, out, *, what: str = "outputs") -> Verification:
+    """Judge an artifact's `out` against Keras' `ref` (same shape): max |diff|, NaN, tolerance.
+
+    Sets `examples`, `max_abs_diff`, `tolerance`, `status` ("ok", "reported" for
+    precisions held to no tolerance, "failed") and, on failure, `note`, which
+    names `what` was compared. A value passes when `|out - ref| <= tol + tol * |ref|`.
+
+    Example:
+    >>> import numpy as np
+    >>> r = compare(Verification("model.tflite", "LiteRT", "float32"), np.ones((2, 3)), np.ones((2, 3)))
+    >>> r.status, r.max_abs_diff, r.tolerance
+    ('ok', 0.0, 0.0001)
+    """
+    import numpy as np
+
+    diff = np.abs(out - ref)
+    result.examples = int(len(ref))
+    result.max_abs_diff = float(diff.max()) if diff.size else 0.0
     if not np.isfinite(out).all():
-        result.status, result.note = "failed", "the artifact's outputs hold NaN or infinite values"
+        result.status, result.note = "failed", f"the artifact's {what} hold NaN or infinite values"
         return result
     tol = TOLERANCES.get(result.precision)
     result.tolerance = tol
@@ -112,7 +130,7 @@ def _judge(result: Verification, reference, outputs: dict, task: str) -> Verific
     else:
         worst = int(np.argmax(diff.reshape(len(ref), -1).max(axis=1)))
         result.status = "failed"
-        result.note = (f"outputs differ from Keras by up to {result.max_abs_diff:.3g} (tolerance {tol:g}; "
+        result.note = (f"{what} differ from Keras by up to {result.max_abs_diff:.3g} (tolerance {tol:g}; "
                        f"worst at example {worst})")
     return result
 
