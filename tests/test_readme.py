@@ -45,3 +45,12 @@ def test_every_public_function_is_documented():
         if name.startswith("_") or name in ("Data", "FitResult", "Run"):
             continue
         assert re.search(rf"`{name}\b", README), f"{name} is not documented in README.md"
+
+
+def test_every_figure_block_matches_its_saved_result():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from figures import pages, rendered
+
+    for page in pages():
+        text = page.read_text()
+        assert rendered(text) == text, f"{page.name}: run python scripts/figures.py --write"
