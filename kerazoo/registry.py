@@ -355,7 +355,7 @@ def build(
     >>> build("cnn", widht=3)
     Traceback (most recent call last):
     ...
-    TypeError: cnn: unknown argument 'widht'; valid arguments: activation, batch_norm, dense_units, dropout, filters, l2, pooling
+    TypeError: cnn: unknown argument 'widht'; valid arguments: activation, batch_norm, bn_momentum, dense_units, dropout, filters, l2, pooling
     """
     entry = get_entry(name)
     kwargs = dict(entry.fixed)

@@ -15,7 +15,7 @@ import logging
 import os
 import re
 
-from kerazoo.models._common import head
+from kerazoo.models._common import BN_MOMENTUM, check_momentum, head
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
 from kerazoo.spec import DataSpec
@@ -51,7 +51,7 @@ def _weights_error(name: str, err: Exception) -> WeightsUnavailableError:
 
 
 def _application(spec: DataSpec, *, name: str, cls: str, family: str, weights: str | None,
-                 dropout: float, pooling: str, image_size: int | None, **arch_kwargs):
+                 dropout: float, pooling: str, image_size: int | None, bn_momentum: float, **arch_kwargs):
     """The shared builder: raw pixels -> 0-255 RGB at a size Keras takes -> backbone -> head."""
     import keras
 
@@ -59,6 +59,7 @@ def _application(spec: DataSpec, *, name: str, cls: str, family: str, weights: s
 
     if pooling not in ("avg", "max"):
         raise ValueError(f"{name}: pooling must be 'avg' or 'max', got {pooling!r}")
+    check_momentum(name, bn_momentum)
     if len(spec.input_shape) != 3:
         raise ValueError(f"{name}: takes images (height, width, channels), got input shape {spec.input_shape}")
     inputs = keras.Input(spec.input_shape, dtype=spec.input_dtype, name="inputs")
@@ -90,6 +91,9 @@ def _application(spec: DataSpec, *, name: str, cls: str, family: str, weights: s
         if weights != "imagenet" or (isinstance(err, ValueError) and "hash" not in str(err)):
             raise  # a bad argument, not a download
         raise _weights_error(name, err) from err
+    for layer in backbone.layers:  # Keras builds them with 0.99, which lags in short runs
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = bn_momentum
     x = backbone(x)
     pool = keras.layers.GlobalAveragePooling2D if pooling == "avg" else keras.layers.GlobalMaxPooling2D
     x = pool(name="global_pool")(x)
@@ -101,7 +105,7 @@ def _application(spec: DataSpec, *, name: str, cls: str, family: str, weights: s
 @register("mobilenet_v2", task=_TASKS, inputs=("image",), tags=_TAGS, default_spec=_DEFAULT_SPEC,
           space={**_SPACE, "alpha": Choice([0.35, 0.5, 0.75, 1.0])})
 def mobilenet_v2(spec, *, weights: str | None = None, alpha: float = 1.0, dropout: float = 0.2,
-                 pooling: str = "avg", image_size: int | None = None):
+                 pooling: str = "avg", image_size: int | None = None, bn_momentum: float = BN_MOMENTUM):
     """Keras' MobileNetV2 (Sandler et al. 2018) without its top, then global pooling and a head.
 
     Takes raw pixels: they are rescaled to 0-255 and passed through
@@ -119,6 +123,9 @@ def mobilenet_v2(spec, *, weights: str | None = None, alpha: float = 1.0, dropou
         pooling: global pooling, "avg" or "max". Defaults to "avg".
         image_size: resize inputs to this square size inside the model.
             Defaults to None (the input's size, at least 32).
+        bn_momentum: the momentum of the backbone's batch-norm moving
+            statistics. Defaults to 0.9 (Keras builds 0.99, which lags the
+            weights in short runs).
 
     Raises:
         WeightsUnavailableError: weights="imagenet" could not be downloaded.
@@ -129,13 +136,14 @@ def mobilenet_v2(spec, *, weights: str | None = None, alpha: float = 1.0, dropou
     (None, 10)
     """
     return _application(spec, name="mobilenet_v2", cls="MobileNetV2", family="mobilenet_v2", weights=weights,
-                        dropout=dropout, pooling=pooling, image_size=image_size, alpha=alpha)
+                        dropout=dropout, pooling=pooling, image_size=image_size, alpha=alpha,
+                        bn_momentum=bn_momentum)
 
 
 @register("efficientnet_b0", task=_TASKS, inputs=("image",), tags=_TAGS, default_spec=_DEFAULT_SPEC,
           space=dict(_SPACE))
 def efficientnet_b0(spec, *, weights: str | None = None, dropout: float = 0.2, pooling: str = "avg",
-                    image_size: int | None = None):
+                    image_size: int | None = None, bn_momentum: float = BN_MOMENTUM):
     """Keras' EfficientNetB0 (Tan and Le 2019) without its top, then global pooling and a head.
 
     Takes raw pixels: they are rescaled to 0-255; the network normalizes
@@ -151,6 +159,9 @@ def efficientnet_b0(spec, *, weights: str | None = None, dropout: float = 0.2, p
         pooling: global pooling, "avg" or "max". Defaults to "avg".
         image_size: resize inputs to this square size inside the model.
             Defaults to None (the input's size, at least 32).
+        bn_momentum: the momentum of the backbone's batch-norm moving
+            statistics. Defaults to 0.9 (Keras builds 0.99, which lags the
+            weights in short runs).
 
     Raises:
         WeightsUnavailableError: weights="imagenet" could not be downloaded.
@@ -161,13 +172,14 @@ def efficientnet_b0(spec, *, weights: str | None = None, dropout: float = 0.2, p
     (224, 224, 3)
     """
     return _application(spec, name="efficientnet_b0", cls="EfficientNetB0", family="efficientnet",
-                        weights=weights, dropout=dropout, pooling=pooling, image_size=image_size)
+                        weights=weights, dropout=dropout, pooling=pooling, image_size=image_size,
+                        bn_momentum=bn_momentum)
 
 
 @register("resnet50", task=_TASKS, inputs=("image",), tags=_TAGS, default_spec=_DEFAULT_SPEC,
           space=dict(_SPACE))
 def resnet50(spec, *, weights: str | None = None, dropout: float = 0.0, pooling: str = "avg",
-             image_size: int | None = None):
+             image_size: int | None = None, bn_momentum: float = BN_MOMENTUM):
     """Keras' ResNet50 (He et al. 2016) without its top, then global pooling and a head.
 
     Takes raw pixels: they are rescaled to 0-255 and passed through
@@ -183,6 +195,9 @@ def resnet50(spec, *, weights: str | None = None, dropout: float = 0.0, pooling:
         pooling: global pooling, "avg" or "max". Defaults to "avg".
         image_size: resize inputs to this square size inside the model.
             Defaults to None (the input's size, at least 32).
+        bn_momentum: the momentum of the backbone's batch-norm moving
+            statistics. Defaults to 0.9 (Keras builds 0.99, which lags the
+            weights in short runs).
 
     Raises:
         WeightsUnavailableError: weights="imagenet" could not be downloaded.
@@ -193,4 +208,4 @@ def resnet50(spec, *, weights: str | None = None, dropout: float = 0.0, pooling:
     True
     """
     return _application(spec, name="resnet50", cls="ResNet50", family="resnet50", weights=weights,
-                        dropout=dropout, pooling=pooling, image_size=image_size)
+                        dropout=dropout, pooling=pooling, image_size=image_size, bn_momentum=bn_momentum)

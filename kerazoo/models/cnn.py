@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from kerazoo.models._common import head, inputs_and_preprocessing, regularizer
+from kerazoo.models._common import (
+    BN_MOMENTUM,
+    check_momentum,
+    head,
+    inputs_and_preprocessing,
+    regularizer,
+)
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
 
@@ -27,6 +33,7 @@ def cnn(
     dropout: float = 0.3,
     dense_units: int = 128,
     batch_norm: bool = True,
+    bn_momentum: float = BN_MOMENTUM,
     activation: str = "relu",
     l2: float = 0.0,
     pooling: str = "avg",
@@ -42,6 +49,8 @@ def cnn(
         dropout: dropout before the head. Defaults to 0.3.
         dense_units: a dense layer before the head; 0 for none. Defaults to 128.
         batch_norm: batch normalization after each convolution. Defaults to True.
+        bn_momentum: the momentum of the batch-norm moving statistics.
+            Defaults to 0.9 (Keras' 0.99 lags the weights in short runs).
         activation: convolution activation. Defaults to "relu".
         l2: kernel L2 regularization. Defaults to 0.
         pooling: global pooling, "avg" or "max". Defaults to "avg".
@@ -55,6 +64,7 @@ def cnn(
 
     if pooling not in ("avg", "max"):
         raise ValueError(f"cnn: pooling must be 'avg' or 'max', got {pooling!r}")
+    check_momentum("cnn", bn_momentum)
     inputs, x = inputs_and_preprocessing(spec)
     size = min(spec.input_shape[0] or 32, spec.input_shape[1] or 32)
     for stage, width in enumerate(filters):
@@ -63,7 +73,7 @@ def cnn(
                                     kernel_regularizer=regularizer(0.0, l2),
                                     name=f"conv{stage}_{j}")(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization(name=f"bn{stage}_{j}")(x)
+                x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"bn{stage}_{j}")(x)
             x = keras.layers.Activation(activation)(x)
         if stage < len(filters) - 1 and size >= 4:
             x = keras.layers.MaxPooling2D(2, name=f"pool{stage}")(x)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from kerazoo.models._common import head, inputs_and_preprocessing, regularizer
+from kerazoo.models._common import (
+    BN_MOMENTUM,
+    check_momentum,
+    head,
+    inputs_and_preprocessing,
+    regularizer,
+)
 from kerazoo.registry import register
 from kerazoo.space import Bool, Choice, Float, Int
 from kerazoo.spec import DataSpec
@@ -29,6 +35,7 @@ def mlp(
     width: int = 256,
     dropout: float = 0.2,
     batch_norm: bool = True,
+    bn_momentum: float = BN_MOMENTUM,
     activation: str = "relu",
     l1: float = 0.0,
     l2: float = 0.0,
@@ -43,6 +50,8 @@ def mlp(
         width: units per block. Defaults to 256.
         dropout: dropout after each block. Defaults to 0.2.
         batch_norm: batch normalization in each block. Defaults to True.
+        bn_momentum: the momentum of the batch-norm moving statistics.
+            Defaults to 0.9 (Keras' 0.99 lags the weights in short runs).
         activation: the blocks' activation. Defaults to "relu".
         l1, l2: kernel regularization strengths. Default to 0.
 
@@ -53,6 +62,7 @@ def mlp(
     """
     import keras
 
+    check_momentum("mlp", bn_momentum)
     inputs, x = inputs_and_preprocessing(spec)
     if spec.rank > 1:
         x = keras.layers.Flatten()(x)
@@ -60,7 +70,7 @@ def mlp(
         x = keras.layers.Dense(width, use_bias=not batch_norm, kernel_regularizer=regularizer(l1, l2),
                                name=f"dense_{i}")(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+            x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"bn_{i}")(x)
         x = keras.layers.Activation(activation)(x)
         if dropout:
             x = keras.layers.Dropout(dropout)(x)

@@ -5,7 +5,13 @@
 
 from __future__ import annotations
 
-from kerazoo.models._common import head, inputs_and_preprocessing, regularizer
+from kerazoo.models._common import (
+    BN_MOMENTUM,
+    check_momentum,
+    head,
+    inputs_and_preprocessing,
+    regularizer,
+)
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
 
@@ -30,6 +36,7 @@ def resnet(
     width: int = 1,
     dropout: float = 0.0,
     l2: float = 0.0,
+    bn_momentum: float = BN_MOMENTUM,
 ):
     """A CIFAR ResNet: a 3x3 stem, three stages of basic residual blocks, global pooling.
 
@@ -46,6 +53,8 @@ def resnet(
         dropout: dropout before the head. Defaults to 0.
         l2: kernel L2 regularization, on top of the optimizer's decoupled weight
             decay (`compile_model` applies 1e-4 by default). Defaults to 0.
+        bn_momentum: the momentum of the batch-norm moving statistics.
+            Defaults to 0.9 (Keras' 0.99 lags the weights in short runs).
 
     Raises:
         ValueError: a depth that is not of the form 6n+2.
@@ -66,6 +75,7 @@ def resnet(
         raise ValueError(f"resnet: depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth!r}")
     if not isinstance(width, int) or width < 1:
         raise ValueError(f"resnet: width must be a positive int, got {width!r}")
+    check_momentum("resnet", bn_momentum)
     blocks = (depth - 2) // 6
     reg = regularizer(0.0, l2)
 
@@ -75,7 +85,7 @@ def resnet(
                                    name=name)(x)
 
     def bn(x, name):
-        return keras.layers.BatchNormalization(name=name)(x)
+        return keras.layers.BatchNormalization(momentum=bn_momentum, name=name)(x)
 
     inputs, x = inputs_and_preprocessing(spec)
     x = conv(x, 16 * width, 3, 1, "stem_conv")
