@@ -9,6 +9,7 @@ out of range and NaN/inf in features fail here, with the source's name.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +18,11 @@ import numpy as np
 
 from kerazoo.spec import DataSpec
 
-__all__ = ["load_data", "Data", "BUNDLED", "check_arrays"]
+__all__ = ["load_data", "Data", "BUNDLED", "check_arrays", "check_value_range", "infer_value_range"]
 
 BUNDLED = ("digits", "breast_cancer", "wine", "iris", "diabetes")
+
+log = logging.getLogger("kerazoo")
 
 
 @dataclass
@@ -71,6 +74,7 @@ def load_data(
     name: str | None = None,
     seq_len: int | None = None,
     tokenizer: Any = None,
+    value_range: tuple | None = None,
 ) -> Data:
     """Load a data set as train/validation/test pipelines plus its `DataSpec`.
 
@@ -104,6 +108,10 @@ def load_data(
         tokenizer: text: `"byte"` (the default), `"sentencepiece[:SIZE]"`
             (trained on the training text), or a run directory whose
             tokenizer to reuse.
+        value_range: images: the raw pixel range `(low, high)` that models
+            rescale to [0, 1] inside themselves. Defaults to None: known for
+            bundled sets, folders (0-255) and tfds; for arrays, inferred from
+            the data (`infer_value_range`) and logged.
 
     Returns:
         A `Data` bundle.
@@ -136,9 +144,12 @@ def load_data(
             raise ValueError(f"{arg} must be in [0, 1), got {value!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if value_range is not None:
+        value_range = check_value_range(value_range)
     options = {"validation_split": validation_split, "test_split": test_split,
                "batch_size": batch_size, "seed": seed}
-    for key, value in (("task", task), ("kind", kind), ("label", label), ("image_size", image_size)):
+    for key, value in (("task", task), ("kind", kind), ("label", label), ("image_size", image_size),
+                       ("value_range", value_range)):
         if value is not None:
             options[key] = list(value) if isinstance(value, tuple) else value
     common = dict(validation_split=validation_split, test_split=test_split, batch_size=batch_size,
@@ -148,9 +159,10 @@ def load_data(
         if label is not None or image_size is not None:
             raise ValueError("label (a .csv file's column) and image_size (image folders and tfds "
                              "images) do not apply to (x, y) arrays")
+        ranged = {"value_range": value_range} if value_range is not None else {}
         return from_arrays(source[0], source[1], name=name or "arrays", source="arrays",
                            options=options, validation_data=validation_data,
-                           test_data=test_data, **common)
+                           test_data=test_data, **common, **ranged)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a name, a path or a tuple (x, y), got {type(source).__name__}")
     source = os.fspath(source)
@@ -161,6 +173,8 @@ def load_data(
         raise ValueError(f"label names the label column of a .csv file; {source!r} is not one")
     if image_size is not None and (source in BUNDLED or source.lower().endswith(".csv")):
         raise ValueError(f"image_size resizes the images of a folder or a tfds data set; not {source!r}")
+    if text and value_range is not None:
+        raise ValueError(f"value_range is the pixel range of images; not for text {source!r}")
     if text:
         from kerazoo.lm.data import load_text
 
@@ -169,20 +183,25 @@ def load_data(
     if source in BUNDLED:
         x, y, extra = _bundled(source)
         spec_kwargs = {"task": task or extra.pop("task"), "kind": kind or extra.pop("kind"), **extra}
+        if value_range is not None:
+            spec_kwargs["value_range"] = value_range
         return from_arrays(x, y, name=name or source, source=source, options=options,
                            **{**common, **spec_kwargs})
     if source.startswith("tfds:"):
         from kerazoo._data_tfds import load_tfds
 
-        return load_tfds(source[5:], options=options, name=name, image_size=image_size, **common)
+        return _with_range(load_tfds(source[5:], options=options, name=name, image_size=image_size,
+                                     **common), value_range)
     if os.path.isdir(source):
         from kerazoo._data_files import load_image_folder
 
-        return load_image_folder(source, options=options, image_size=image_size, name=name, **common)
+        return _with_range(load_image_folder(source, options=options, image_size=image_size, name=name,
+                                             **common), value_range)
     if source.lower().endswith(".csv"):
         from kerazoo._data_files import load_csv
 
-        return load_csv(source, options=options, label=label, name=name, **common)
+        return _with_range(load_csv(source, options=options, label=label, name=name, **common),
+                           value_range)
     import difflib
 
     close = difflib.get_close_matches(source, BUNDLED, n=1)
@@ -191,6 +210,65 @@ def load_data(
     raise ValueError(
         f"{what} {source!r}; {hint}Bundled: {', '.join(BUNDLED)}; "
         f"or 'tfds:<name>', (x, y) arrays, an image folder, a .csv file, 'text:pydoc' or 'text:PATH'")
+
+
+def check_value_range(value) -> tuple:
+    """`value_range` as a `(low, high)` tuple of floats, or a ValueError naming what is wrong.
+
+    Example:
+    >>> check_value_range([0, 16])
+    (0.0, 16.0)
+    >>> check_value_range((1, 1))
+    Traceback (most recent call last):
+    ...
+    ValueError: value_range must be (low, high) with low < high, both finite; got (1, 1)
+    """
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"value_range must be (low, high) with low < high, both finite; got {value!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"value_range must be (low, high) with low < high, both finite; got {value!r}")
+    return low, high
+
+
+def infer_value_range(x: np.ndarray) -> tuple:
+    """The pixel range `(low, high)` that image arrays `x` suggest.
+
+    `uint8` is 0-255 whatever the pixels hold. Other integer types and floats
+    go by the values seen: floats within [0, 1] are (0, 1), within [-1, 1]
+    are (-1, 1); anything else is the observed minimum (or 0) to maximum.
+
+    Example:
+    >>> infer_value_range(np.array([0, 3], dtype="uint8"))
+    (0, 255)
+    >>> infer_value_range(np.array([0.0, 12.5, 16.0])), infer_value_range(np.array([0.1, 0.9]))
+    ((0, 16), (0, 1))
+    >>> infer_value_range(np.array([-0.5, 0.5])), infer_value_range(np.array([3, 1000], dtype="int32"))
+    ((-1, 1), (0, 1000))
+    """
+    if x.dtype == np.uint8:
+        return (0, 255)
+    low, high = float(np.min(x)), float(np.max(x))
+    if np.issubdtype(x.dtype, np.floating) and low >= 0.0 and high <= 1.0:
+        return (0, 1)
+    if np.issubdtype(x.dtype, np.floating) and low >= -1.0 and high <= 1.0:
+        return (-1, 1)
+    low = min(0.0, np.floor(low))
+    high = max(np.ceil(high), low + 1.0)
+    return tuple(int(v) if float(v).is_integer() else float(v) for v in (low, high))
+
+
+def _with_range(data: Data, value_range) -> Data:
+    """The bundle with its images' value range stated by the user."""
+    if value_range is None:
+        return data
+    if data.spec.kind != "image":
+        raise ValueError(f"value_range is the pixel range of images; {data.spec.name!r} holds "
+                         f"{data.spec.kind} inputs")
+    from dataclasses import replace
+
+    return replace(data, spec=data.spec.with_(value_range=value_range))
 
 
 def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -380,8 +458,13 @@ def _labels(y: np.ndarray, task: str) -> np.ndarray:
 
 def _spec_for(train: tuple, *, name: str, task: str, kind: str, num_classes, **fields) -> DataSpec:
     x, y = train
-    if kind == "image" and "value_range" not in fields:
-        fields["value_range"] = (0, 255) if x.dtype == np.uint8 or x.max() > 1.0 else (0, 1)
+    if kind == "image" and fields.get("value_range") is None:
+        fields["value_range"] = infer_value_range(x)
+        log.info("kerazoo: %s: pixel values taken to range over %s (inferred from the training split: %s, "
+                 "%g to %g); models rescale them to [0, 1]. State it with load_data(..., value_range=...)",
+                 name, fields["value_range"], x.dtype, float(np.min(x)), float(np.max(x)))
+    elif kind != "image" and fields.get("value_range") is not None:
+        raise ValueError(f"{name}: value_range is the pixel range of images; these are {kind} inputs")
     if kind in ("tabular", "sequence"):
         flat = x.reshape(-1, x.shape[-1]).astype("float64")
         fields.setdefault("mean", tuple(float(v) for v in flat.mean(axis=0)))
