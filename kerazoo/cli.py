@@ -183,7 +183,7 @@ def cmd_train(args) -> int:
         if key != "epochs" and key not in compile_cfg:
             compile_cfg[key] = value
     fit_cfg = cfg.get("fit", {})
-    epochs = _first(args.epochs, fit_cfg.get("epochs"), entry.training.get("epochs"), 30)
+    epochs = _first(args.epochs, fit_cfg.get("epochs"), entry.training.get("epochs"), "auto")
     seed = _first(args.seed, fit_cfg.get("seed"), 0)
     patience = _first(args.patience, fit_cfg.get("patience"), 10)
     augment = augment_value(args.augment) if args.augment is not None else fit_cfg.get("augment")
@@ -195,7 +195,8 @@ def cmd_train(args) -> int:
         if getattr(args, key) is not None:
             data_cfg[key] = getattr(args, key)
     data_cfg["seed"] = seed
-    _check_numbers(epochs=epochs, patience=patience, batch_size=data_cfg.get("batch_size", 32))
+    _check_numbers(patience=patience, batch_size=data_cfg.get("batch_size", 32),
+                   **({} if epochs == "auto" else {"epochs": epochs}))
     _check_floats(compile_cfg, data_cfg)
 
     from kerazoo import runs
@@ -315,6 +316,28 @@ def augment_value(text: str) -> str | dict:
         raise UsageError(f"--augment {text}: not a JSON object ({err})") from None
     if not isinstance(value, dict):
         raise UsageError(f"--augment {text}: expected a preset name or a JSON object")
+    return value
+
+
+def epochs_value(text: str) -> int | str:
+    """Read `--epochs`: a positive int, or `auto`.
+
+    Example:
+    >>> epochs_value("8"), epochs_value("auto")
+    (8, 'auto')
+    >>> epochs_value("many")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive int or auto, got 'many'
+    """
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int or auto, got {text!r}")
     return value
 
 
@@ -598,7 +621,8 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model and write a run directory")
     p.add_argument("name", nargs="?", help="a model name (see `kerazoo models`)")
     p.add_argument("--data", help="bundled name, tfds:<name>, image folder or .csv (default: digits)")
-    p.add_argument("--epochs", type=int, help="most epochs (default 30)")
+    p.add_argument("--epochs", type=epochs_value, help="most epochs, or auto: at least 10 epochs and 300 "
+                   "optimizer steps (default auto, or the model's own, e.g. gpt's 12)")
     p.add_argument("--batch-size", type=int, help="batch size (default 32)")
     p.add_argument("--seed", type=int, help="seed for splits, weights and shuffling (default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model argument (repeatable)")
@@ -656,8 +680,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--unfreeze", default="all", help="what phase two trains of those: all (default), the last N, "
                    "or layer names")
     p.add_argument("--phases", type=int, choices=(1, 2), help="1 or 2 phases (default 2)")
-    p.add_argument("--epochs", help="most epochs, one a phase, e.g. 5,10 (default 10 each)")
-    p.add_argument("--learning-rates", help="one rate a phase (default 1e-3,1e-5)")
+    p.add_argument("--epochs", help="most epochs, one a phase, e.g. 5,10 (default auto each: at least 10 "
+                   "epochs and 300 optimizer steps)")
+    p.add_argument("--learning-rates", help="one peak rate a phase (default 1e-3,1e-3)")
     p.add_argument("--head", help="new (default), keep, or hidden units before a new output layer")
     p.add_argument("--features", help="the layer the new head attaches to (default: below the output layer)")
     p.add_argument("--train-batchnorm", action="store_true", help="let the source's BatchNormalization layers "

@@ -472,7 +472,7 @@ def cross_validate(
     data: Any,
     k: int = 5,
     *,
-    epochs: int = 30,
+    epochs: int | str = "auto",
     seed: int = 0,
     overrides: dict | None = None,
     compile: bool | dict = True,
@@ -494,7 +494,7 @@ def cross_validate(
         model_name: a registered model.
         data: `load_data()`'s result, a source name, or a tuple `(x, y)`.
         k: the number of folds (at least 2). Defaults to 5.
-        epochs: most epochs a fold. Defaults to 30.
+        epochs: most epochs a fold, or "auto" (as in `fit`). Defaults to "auto".
         seed: seeds the folds, and fold i's weights and shuffling (seed + i).
             Defaults to 0.
         overrides: the builder's arguments.

@@ -10,7 +10,7 @@ from typing import Any
 
 import keras
 
-from kerazoo import objectives, runs
+from kerazoo import budget, objectives, runs
 from kerazoo.distribute import distribution_info, is_chief
 from kerazoo.spec import DataSpec
 
@@ -328,7 +328,7 @@ def fit(
     model,
     data,
     *,
-    epochs: int = 30,
+    epochs: int | str = "auto",
     callbacks: str | list = "default",
     run_dir: str | Path | None = None,
     seed: int | None = None,
@@ -343,7 +343,9 @@ def fit(
     The `"default"` callbacks preset: TerminateOnNaN; with validation data,
     early stopping on the validation loss that restores the best weights (and
     reduce-on-plateau when the schedule is constant); with a `run_dir`, a CSV
-    history and TensorBoard logs. `"minimal"` keeps only TerminateOnNaN and the
+    history and TensorBoard logs. A validation split of fewer than 50
+    examples does not steer training (`kerazoo.budget`): the whole budget is
+    trained, and the log says so. `"minimal"` keeps only TerminateOnNaN and the
     CSV history, `"none"` only TerminateOnNaN. A list adds your own callbacks to
     the preset named in it (or to `"default"`).
 
@@ -359,7 +361,10 @@ def fit(
         model: a compiled Keras model, usually from `build`.
         data: `load_data()`'s result, a tuple `(x, y)` (10% held out for
             validation), or a `tf.data.Dataset` of batches.
-        epochs: the most epochs to run. Defaults to 30.
+        epochs: the most epochs to run, or `"auto"`: the model's own default
+            when it registered one (the gpt's 12), else at least 10 epochs and
+            at least 300 optimizer steps (`kerazoo.budget.auto_epochs`), so
+            50 examples get 150 epochs and the digits 10. Defaults to "auto".
         callbacks: a preset name, or a list of preset names and callbacks.
             Defaults to "default".
         run_dir: where to write the run. Defaults to None (nothing written).
@@ -383,6 +388,11 @@ def fit(
             2 CPU cores the two sides measured within noise of each other
             (`benchmarks/augment_throughput.py`).
 
+    After training, a model holding BatchNormalization layers is scored in
+    inference mode on up to 1,000 training examples; if it scores 20 points
+    or more below what training mode scored, a warning names the likely cause
+    (`kerazoo.diagnostics`).
+
     Returns:
         A `FitResult` with the history and the final validation/test metrics.
 
@@ -398,8 +408,8 @@ def fit(
     >>> result.epochs, sorted(result.metrics)
     (2, ['test', 'validation'])
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    requested = epochs
+    budget.resolve_epochs(epochs, None)  # a bad value fails before any work
     data = _as_data(data, model)
     check_model_fits(model, data.spec)
     if seed is not None:
@@ -420,6 +430,16 @@ def fit(
         compile_model(model, task=data.spec.task)
     settings = dict(getattr(model, "_kerazoo_compile", {}))
     steps = int(data.train.cardinality())
+    epochs, note = budget.resolve_epochs(epochs, steps if steps > 0 else None,
+                                         registered=_registered_epochs(model))
+    if note:
+        log.info("kerazoo: %s", note)
+    n_validation = len(data.arrays["validation"][0]) if data.arrays and "validation" in data.arrays else None
+    steer = data.validation is not None and budget.steers(n_validation)
+    if data.validation is not None and not steer and callbacks != "none":
+        log.info("kerazoo: the validation split holds %d examples, too few to steer training (early stopping "
+                 "takes %d or more): training all %d epochs; validation figures are reported, not used",
+                 n_validation, budget.MIN_VALIDATION, epochs)
     if settings and _steps_taken(model) == 0 and settings["schedule"] != "constant":
         if steps > 0:
             with strategy.scope():
@@ -446,7 +466,8 @@ def fit(
             "data": {"source": data.source,
                      **{k: v for k, v in data.options.items() if k != "global_batch_size"}},
             "compile": {k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool, type(None)))},
-            "fit": {"epochs": epochs, "patience": patience, "seed": seed,
+            "fit": {"epochs": epochs, "epochs_requested": requested, "early_stopping": steer,
+                    "patience": patience, "seed": seed,
                     "callbacks": callbacks if isinstance(callbacks, str) else "custom",
                     "augment": ([type(a).__name__ for a in augment] if isinstance(augment, (list, tuple))
                                 else augment),
@@ -457,7 +478,7 @@ def fit(
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         if getattr(data, "tokenizer", None) is not None:  # text: generate, export and fine-tuning read it back
             data.tokenizer.save(run_dir)
-    cbs = make_callbacks(callbacks, run_dir=run_dir, has_validation=data.validation is not None,
+    cbs = make_callbacks(callbacks, run_dir=run_dir, has_validation=steer,
                          patience=patience, constant_lr=settings.get("schedule", "constant") == "constant",
                          resume=bool(resumed))
     guard = next(c for c in cbs if isinstance(c, resume.NaNGuard))
@@ -480,6 +501,7 @@ def fit(
         if run_dir is not None:
             raise diverged
         log.warning("kerazoo: %s", diverged)
+    _warn_if_inference_lags(model, data, hist, cbs)
     metrics = {}
     for split in ("validation", "test"):
         ds = getattr(data, split)
@@ -497,6 +519,34 @@ def fit(
         resume.remove_checkpoint(run_dir)  # the run is complete: nothing left to resume
     return FitResult(history=hist, metrics={k: v for k, v in metrics.items() if isinstance(v, dict)},
                      epochs=epochs_run, seconds=seconds, run_dir=run_dir, model=model)
+
+
+def _registered_epochs(model) -> int | None:
+    """The epochs the model's registry entry declares (`register(training={"epochs": ...})`), if any."""
+    name = (getattr(model, "_kerazoo", None) or {}).get("model")
+    if not name:
+        return None
+    from kerazoo.registry import get_entry
+
+    try:
+        return get_entry(name).training.get("epochs")
+    except KeyError:  # a model recorded under a name no longer registered
+        return None
+
+
+def _warn_if_inference_lags(model, data, history: dict, callbacks: list) -> None:
+    """Warn when inference mode scores far below training mode on the training examples."""
+    from kerazoo import diagnostics
+
+    if "accuracy" not in history or not data.arrays or "train" not in data.arrays \
+            or not diagnostics.batchnorm_layers(model):
+        return
+    stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    epoch = stopper.best_epoch if stopper is not None and stopper.best_weights is not None else -1
+    x, y = data.arrays["train"]
+    warning = diagnostics.inference_gap(model, x, y, history["accuracy"][epoch])
+    if warning:
+        log.warning("kerazoo: warning: %s", warning)
 
 
 def evaluate(model, data, *, split: str = "test") -> dict[str, float]:
