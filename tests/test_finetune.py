@@ -6,7 +6,6 @@ is digits 5-9 (relabelled 0-4), so every test trains in seconds.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import urllib.error
@@ -230,18 +229,3 @@ def test_cli_finetune_and_errors(source_run, tmp_path, capsys, quiet_logger):
     assert "--set gives a registered model's arguments" in capsys.readouterr().err
     assert main(["finetune", str(source_run), "--data", "digits", "--epochs", "5,x"]) == 2
     assert "--epochs: expected positive numbers, one a phase (5,10)" in capsys.readouterr().err
-
-
-def _transfer_module():
-    spec = importlib.util.spec_from_file_location("transfer_digits", ROOT / "examples" / "transfer_digits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_transfer_experiment_fine_tuning_beats_training_from_scratch():
-    """The example's quick setting: pretrained on 0-4, 10 examples of each of 5-9, tested on the rest."""
-    out = _transfer_module().run(seeds=(0,), quick=True)
-    (row,) = out["seeds"]
-    assert row["budget"] == 20 and row["train_examples"] == 50 and row["test_examples"] > 800
-    assert row["finetune"] > row["scratch"] + 0.10, row
