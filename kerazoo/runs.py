@@ -120,8 +120,11 @@ def versions() -> dict:
 def new_run_dir(model_name: str, out: str | os.PathLike | None = None, *, root: str = "runs") -> Path:
     """Create a fresh run directory: `out`, or `runs/<name>-<timestamp>/`.
 
+    The folder is not locked: a command that writes a run claims it with
+    `kerazoo.runlock.claim`, and `fit` holds it while writing.
+
     Raises:
-        FileExistsError: `out` already holds files.
+        FileExistsError: `out` already holds files, or is a file.
 
     Example:
     >>> import tempfile
@@ -129,18 +132,12 @@ def new_run_dir(model_name: str, out: str | os.PathLike | None = None, *, root: 
     >>> d.name.startswith("cnn-") and d.is_dir()
     True
     """
-    if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = Path(root) / f"{model_name}-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = Path(root) / f"{model_name}-{stamp}-{n}"
-    else:
-        path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise FileExistsError(f"run directory {str(path)!r} already exists and is not empty; "
-                                  f"choose another --out, or pass --resume to continue it")
+    from kerazoo.runlock import run_path, user_entries
+
+    path = run_path(model_name, out, root=root)
+    if out is not None and path.is_dir() and user_entries(path):
+        raise FileExistsError(f"run directory {str(path)!r} already exists and is not empty; "
+                              f"choose another --out, or pass --resume to continue it")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

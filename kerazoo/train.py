@@ -12,6 +12,7 @@ import keras
 
 from kerazoo import objectives, runs
 from kerazoo.distribute import distribution_info, is_chief
+from kerazoo.runlock import holds_run_dir
 from kerazoo.spec import DataSpec
 
 __all__ = ["compile_model", "fit", "evaluate", "FitResult", "OPTIMIZERS", "SCHEDULES", "CALLBACK_PRESETS"]
@@ -324,6 +325,7 @@ def make_callbacks(preset: str | list, *, run_dir: Path | None, has_validation: 
     return out + extra
 
 
+@holds_run_dir  # a second writer of the same run directory is refused (kerazoo.runlock)
 def fit(
     model,
     data,
@@ -389,6 +391,7 @@ def fit(
     Raises:
         ValueError: data whose shape or classes the model cannot take.
         kerazoo.resume.TrainingDiverged: the loss became NaN (with `run_dir`).
+        kerazoo.runlock.RunDirInUse: another process is writing `run_dir`.
 
     Example:
     >>> from kerazoo import build, load_data
