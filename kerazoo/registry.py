@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerazoo.space import Declaration, to_dict
+from kerazoo.space import Declaration, check_value, to_dict
 from kerazoo.spec import KINDS, TASKS, DataSpec
 
 __all__ = ["register", "build", "list_models", "describe", "get_entry", "ModelEntry"]
@@ -344,7 +344,10 @@ def build(
     Raises:
         KeyError: an unknown name; the message lists the closest names.
         TypeError: an override that is not one of the builder's arguments.
-        ValueError: data the model cannot take (task or input kind).
+        ValueError: data the model cannot take (task or input kind), or an
+            override no value of its kind could be: the wrong type, or below
+            what its declared space implies (`depth=-1` where the space is
+            `Int(1, 4)`; the space's top is not a limit).
 
     Example:
     >>> model = build("cnn")
@@ -356,6 +359,10 @@ def build(
     Traceback (most recent call last):
     ...
     TypeError: cnn: unknown argument 'widht'; valid arguments: activation, batch_norm, dense_units, dropout, filters, l2, pooling
+    >>> build("mlp", depth=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: mlp: depth=-1 is out of range: expected an int >= 1 (tuning searches int 1..4)
     """
     entry = get_entry(name)
     kwargs = dict(entry.fixed)
@@ -364,6 +371,10 @@ def build(
         if key not in valid:
             raise TypeError(f"{name}: unknown argument {key!r}; valid arguments: {', '.join(sorted(valid))}")
         if value is not None:
+            expected = check_value(value, valid[key], entry.space.get(key))
+            if expected:
+                searched = f" (tuning searches {entry.space[key].describe()})" if key in entry.space else ""
+                raise ValueError(f"{name}: {key}={value!r} is out of range: expected {expected}{searched}")
             kwargs[key] = value
     spec = resolve_spec(entry, spec, input_shape=input_shape, num_classes=num_classes, task=task)
     _check_fits(entry, spec)
