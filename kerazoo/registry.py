@@ -179,11 +179,19 @@ def get_entry(name: str) -> ModelEntry:
     Traceback (most recent call last):
     ...
     KeyError: "unknown model 'cnnn'; did you mean: cnn? (`kerazoo models` lists them all)"
+    >>> get_entry("CNN")
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown model 'CNN'; did you mean: cnn? (`kerazoo models` lists them all)"
     """
     _ensure_loaded()
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
+    same = [n for n in _REGISTRY if n.lower() == str(name).lower()]  # CNN -> cnn: case never hides a name
+    lower = {n.lower(): n for n in _REGISTRY}
+    close = same + [lower[c] for c in difflib.get_close_matches(str(name).lower(), list(lower), n=3, cutoff=0.5)
+                    if lower[c] not in same]
+    close = close[:3]
     hint = f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(sorted(_REGISTRY))}"
     raise KeyError(f"unknown model {name!r}; {hint} (`kerazoo models` lists them all)")
 
