@@ -294,12 +294,19 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True):
 
 
 def _load_keras_file(path, *, safe_mode: bool):
+    import zipfile
+
     import keras
 
     import kerazoo.layers  # noqa: F401  (registers the zoo's layers for deserialization)
     import kerazoo.lm.metrics  # noqa: F401  (language-model metrics)
     import kerazoo.objectives  # noqa: F401
 
+    if not os.path.exists(path):
+        raise ModelFileError(f"no such file {str(path)!r}")
+    if str(path).endswith(".keras") and not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise ModelFileError(f"{str(path)!r} is damaged: a .keras file is a zip archive and this one does not "
+                             f"open as one (truncated, or another format); save the model again")
     try:
         return keras.saving.load_model(path, safe_mode=safe_mode)
     except Exception as err:  # one line naming the file, whatever Keras, zipfile or h5py raised
