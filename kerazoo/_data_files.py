@@ -41,7 +41,9 @@ def load_image_folder(
     by class with `seed`: `test_split` of the whole, then `validation_split` of
     the rest. Images are decoded, resized to `image_size` (bilinear) and keep
     their raw 0-255 values; a grayscale first image makes every image grayscale
-    (1 channel), any other makes them RGB (3 channels, alpha dropped).
+    (1 channel), any other makes them RGB (3 channels, alpha dropped). Every
+    image is decoded once while loading, so a damaged file is named here,
+    before any training.
     Pipelines cache the decoded images, shuffle the training split, batch
     and prefetch.
 
@@ -66,7 +68,8 @@ def load_image_folder(
 
     Raises:
         ValueError: a folder with no images or a single class, a split left
-            empty, or an unreadable first image.
+            empty, or images that do not decode (every image is decoded
+            once while loading, and the bad ones are named).
 
     Example:
     >>> import os, tempfile
@@ -110,6 +113,7 @@ def load_image_folder(
             rest = (rest_x, rest_y)
     splits = {"train": rest, **{k: splits[k] for k in ("validation", "test") if k in splits}}
 
+    _check_decodable(files, name=name)  # a bad file fails here, named, not mid-training
     channels = _channels(files[0], name=name)
     pipes = {split: _image_pipeline(fx, fy, size=size, channels=channels, task=task,
                                     batch_size=batch_size, shuffle=split == "train", seed=seed)
@@ -160,6 +164,28 @@ def _list_images(root: str) -> tuple[list, list, tuple]:
         files += found[sub]
         labels += [i] * len(found[sub])
     return files, labels, class_names
+
+
+def _check_decodable(files, *, name: str) -> None:
+    """Decode every image once, in parallel, with the decoder the pipelines use; name the files that fail.
+
+    Raises:
+        ValueError: the files that do not decode (the first ten), and how many.
+    """
+    import tensorflow as tf
+
+    def decode(path):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return path, tf.shape(image)[0]
+
+    paths = tf.data.Dataset.from_tensor_slices(np.asarray(files))
+    decoded = paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    good = {p.decode() for p, _ in decoded.as_numpy_iterator()}
+    bad = [str(f) for f in files if str(f) not in good]
+    if bad:
+        shown = ", ".join(bad[:10]) + (f", ... ({len(bad) - 10} more)" if len(bad) > 10 else "")
+        raise ValueError(f"{name}: {len(bad)} of {len(files)} images do not decode (damaged, truncated or not "
+                         f"an image): {shown}; remove or replace them")
 
 
 def _channels(first: str, *, name: str) -> int:

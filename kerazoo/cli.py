@@ -2,13 +2,15 @@
 
 Exit codes: 0 success; 1 a failure while running (training diverged, a
 file could not be written); 2 bad input (an unknown model, a bad flag or
-value, a damaged run); 130 interrupted. Errors print one line, never a
-traceback (set KERAZOO_DEBUG=1 to see it).
+value, a damaged run, a run directory in use); 130 interrupted. Errors print
+one line, never a traceback (KERAZOO_DEBUG=1 prints it too, with the same
+exit code).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -74,7 +76,10 @@ def parse_value(text: str, default: Any = None, *, key: str = "value") -> Any:
     return text
 
 
-def _overrides(pairs: list[str], defaults: dict) -> dict:
+def _overrides(pairs: list[str], defaults: dict, space: dict | None = None) -> dict:
+    """`--set` values typed after the defaults, and checked as `build` checks them, before TensorFlow loads."""
+    from kerazoo.space import check_value
+
     out = {}
     for pair in pairs or []:
         if "=" not in pair:
@@ -85,6 +90,10 @@ def _overrides(pairs: list[str], defaults: dict) -> dict:
             raise UsageError(f"--set {key}: not an argument of this model; "
                              f"valid: {', '.join(sorted(defaults))}")
         out[key] = parse_value(value, defaults[key], key=key)
+        expected = check_value(out[key], defaults[key], (space or {}).get(key))
+        if expected:
+            searched = f" (tuning searches {space[key].describe()})" if key in (space or {}) else ""
+            raise UsageError(f"--set {key}={value.strip()}: out of range: expected {expected}{searched}")
     return out
 
 
@@ -93,7 +102,10 @@ def cmd_models(args) -> int:
 
     names = list_models(args.pattern, tags=args.tag or (), task=args.task, inputs=args.inputs)
     if not names:
-        print(f"kerazoo: error: no model matches {args.pattern!r}", file=sys.stderr)
+        filters = [f"{flag} {v}" for flag, v in (("--task", args.task), ("--inputs", args.inputs),
+                                                 *(("--tag", t) for t in args.tag or ())) if v]
+        print(f"kerazoo: error: no model matches {args.pattern!r}{' with ' + ', '.join(filters) if filters else ''}"
+              f"; `kerazoo models` lists them all", file=sys.stderr)
         return EXIT_USAGE
     rows = [("name", "tasks", "inputs", "default input", "tags")]
     for n in names:
@@ -156,8 +168,16 @@ def _train_config(args) -> dict:
     return cfg
 
 
+def _lm_flags(args) -> list[str]:
+    """The language-model fine-tuning flags given (a value of 0 counts: it is refused, not ignored)."""
+    return [f for f, v in (("--lora", args.lora), ("--freeze-blocks", args.freeze_blocks),
+                           ("--adapter-only", args.adapter_only or None),
+                           ("--lora-embedding", args.lora_embedding or None), ("--lora-alpha", args.lora_alpha))
+            if v is not None]
+
+
 def cmd_train(args) -> int:
-    if args.init or args.lora or args.freeze_blocks or args.adapter_only or args.lora_embedding or args.lora_alpha:
+    if args.init or _lm_flags(args):
         return cmd_train_from_run(args)
     from kerazoo.registry import get_entry
 
@@ -168,8 +188,11 @@ def cmd_train(args) -> int:
     if not name:
         raise UsageError("train: name a model (or give --config with a 'model' field)")
     entry = get_entry(name)
+    given = _overrides(args.set, entry.params, entry.space)
+    if args.resume and args.config:
+        _check_same_run(args, cfg, given)  # before any file is touched
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.get("overrides", {}).items()}
-    overrides.update(_overrides(args.set, entry.params))
+    overrides.update(given)
     data_cfg = dict(cfg.get("data", {}))
     source = args.data or data_cfg.pop("source", None) or "digits"
     data_cfg.pop("source", None)
@@ -191,7 +214,7 @@ def cmd_train(args) -> int:
         raise UsageError("--config: its fit.augment is a list of Keras layers, which the command cannot "
                          "rebuild; give --augment with a preset name or a JSON object of settings")
     augment_on = _first(args.augment_on, fit_cfg.get("augment_on"), "data")
-    for key in ("batch_size", "validation_split", "test_split", "seq_len", "tokenizer"):
+    for key in ("batch_size", "validation_split", "test_split", "seq_len", "tokenizer", "label"):
         if getattr(args, key) is not None:
             data_cfg[key] = getattr(args, key)
     data_cfg["seed"] = seed
@@ -199,7 +222,7 @@ def cmd_train(args) -> int:
                    **({} if epochs == "auto" else {"epochs": epochs}))
     _check_floats(compile_cfg, data_cfg)
 
-    from kerazoo import runs
+    from kerazoo import runlock
     from kerazoo.distribute import PRECISIONS, STRATEGIES, is_chief
 
     strategy = args.strategy or "auto"
@@ -211,13 +234,9 @@ def cmd_train(args) -> int:
     if args.jit_compile:
         compile_cfg["jit_compile"] = True
     chief = is_chief()  # a non-chief worker writes nothing; the chief writes the run
-    if args.resume and chief:
-        run_dir = Path(args.out)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        run_dir = runs.new_run_dir(name, args.out) if chief else None
-    ok = False
-    try:
+    owning = runlock.claim(Path(args.out) if args.resume else runlock.run_path(name, args.out),
+                           fresh=not args.resume) if chief else contextlib.nullcontext()
+    with owning as run_dir:  # locked; on failure, what this made is removed, nothing else
         import keras
 
         from kerazoo.data import load_data
@@ -233,36 +252,48 @@ def cmd_train(args) -> int:
                       **overrides)
         dist = model._kerazoo["distribution"]
         print(f"model  {name}: {model.count_params():,} parameters")
-        print(f"device {dist['strategy']} over {dist['replicas']} replica(s) {', '.join(dist['devices'])}; "
+        replicas = f"{dist['replicas']} replica{'s' if dist['replicas'] != 1 else ''}"
+        print(f"device {_strategy_text(dist['strategy'])}, {replicas} on {', '.join(dist['devices'])}; "
               f"precision {dist['precision']}")
         print(f"run    {run_dir if chief else '(written by the chief worker)'}")
         result = fit(model, data, epochs=epochs, run_dir=run_dir, seed=seed, patience=patience,
-                     verbose=args.verbose, augment=augment, augment_on=augment_on)
-        ok = True
-    finally:
-        if not ok and run_dir is not None and not any(run_dir.iterdir()):
-            run_dir.rmdir()
+                     verbose=_verbose(args), augment=augment, augment_on=augment_on)
     _print_metrics(result.metrics)
     if run_dir is not None:
         print(f"\nrun written to {run_dir}")
     return EXIT_OK
 
 
+def _verbose(args) -> int | str:
+    return "auto" if args.verbose is None else args.verbose
+
+
+def _strategy_text(name: str) -> str:
+    """A strategy's class name as a person reads it: `_DefaultDistributionStrategy` is the default strategy."""
+    if name.lstrip("_").startswith("Default"):
+        return "default strategy (no distribution)"
+    return name.lstrip("_")
+
+
 def _resume_config(args) -> None:
     """Point `args.config` at the run to resume, after checking that it is one that can be."""
     from kerazoo import runs
+    from kerazoo.runlock import user_entries
 
     if not args.out:
         raise UsageError("--resume: name the run to continue with --out RUN_DIR")
     if args.config:
         raise UsageError("--resume: the settings come from the run's own config.json; leave out --config")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
+    if not out.exists():
+        raise UsageError(f"--resume --out {args.out}: there is no run there (no such folder); check the path, "
+                         f"or leave out --resume to start a new run")
+    if not out.is_dir():
         raise UsageError(f"--resume --out {args.out}: not a run directory (a file)")
     if not (out / "config.json").exists():
-        if out.is_dir() and any(out.iterdir()):
+        if user_entries(out):
             raise UsageError(f"--resume --out {args.out}: not a kerazoo run (no config.json)")
-        print(f"resume {args.out} holds no run yet: starting it")
+        print(f"resume {args.out} holds no run yet (stopped before it wrote anything): starting it")
         return
     try:
         runs.check_run(out)
@@ -272,6 +303,49 @@ def _resume_config(args) -> None:
     else:
         raise UsageError(f"--resume --out {args.out}: the run is already complete; nothing to resume")
     args.config = str(out / "config.json")
+
+
+#: What makes a run the same run: `--resume` refuses another value for any of them.
+IDENTITY = ("validation_split", "test_split", "seed", "seq_len", "tokenizer", "label")
+
+
+def _same_source(given: str, recorded: str | None) -> bool:
+    if recorded is None or given == recorded:
+        return given == recorded
+    a, b = given.removeprefix("text:"), str(recorded).removeprefix("text:")
+    return given.startswith("text:") == str(recorded).startswith("text:") and os.path.exists(a) \
+        and os.path.exists(b) and os.path.samefile(a, b)
+
+
+def _check_same_run(args, cfg: dict, given: dict) -> None:
+    """`--resume`: refuse flags that would make another run (model, `--set`, data, splits), naming each."""
+    differences = []
+    if args.name and args.name != cfg.get("model"):
+        differences.append(f"model {args.name!r} (the run's is {cfg.get('model')!r})")
+    recorded = {**cfg.get("overrides", {}), **cfg.get("config", {})}
+    for key, value in given.items():
+        was = recorded.get(key)
+        was = tuple(was) if isinstance(was, list) else was
+        if key not in recorded or was != value:
+            differences.append(f"--set {key}={_shown(value)} (the run's is {_shown(was)})")
+    data = cfg.get("data", {})
+    if args.data is not None and not _same_source(args.data, data.get("source")):
+        differences.append(f"--data {args.data} (the run's is {data.get('source')})")
+    for key in IDENTITY:
+        value = getattr(args, key, None)
+        was = data.get(key, cfg.get("fit", {}).get(key) if key == "seed" else None)
+        if value is not None and value != was:
+            differences.append(f"--{key.replace('_', '-')} {value} (the run's is "
+                               f"{'the default' if was is None else was})")
+    if differences:
+        raise UsageError(f"--resume --out {args.out}: not the same run: {'; '.join(differences)}. Leave these out "
+                         f"to continue the run as it was, or give another --out for a new run")
+
+
+def _shown(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _check_floats(compile_cfg: dict, data_cfg: dict) -> None:
@@ -367,22 +441,54 @@ def cmd_evaluate(args) -> int:
     from kerazoo.train import evaluate
 
     run = load_run(args.run_dir, safe_mode=not args.unsafe)
+    own = run.config.get("data", {}).get("source", "digits")
     opts = {k: (tuple(v) if isinstance(v, list) else v) for k, v in run.config.get("data", {}).items()
             if k != "source"}
-    source = args.data or run.config.get("data", {}).get("source", "digits")
+    source = args.data or own
+    other = args.data is not None and not _same_source(args.data, own)
+    if other:  # the run's column and image settings belong to its own files
+        for key, keep in (("label", source.lower().endswith(".csv")), ("image_size", os.path.isdir(source))):
+            if not keep:
+                opts.pop(key, None)
+    if args.label is not None:
+        opts["label"] = args.label
     if "tokenizer" in opts and (Path(args.run_dir) / "tokenizer.json").exists():
         opts["tokenizer"] = args.run_dir  # text: the run's own tokenizer, whatever the text
     data = load_data(source, **opts)
+    _check_same_task(run.spec, data.spec, args.data)
     metrics = evaluate(run.model, data, split=args.split)
-    _print_metrics({args.split: metrics})
-    if args.report and data.spec.kind != "tokens":
-        from kerazoo.report import report
+    if not (args.report and data.spec.kind != "tokens"):
+        _print_metrics({args.split: metrics})
+        return EXIT_OK
+    from kerazoo.report import report
 
-        out = Path(args.run_dir) / "report"  # a sub-folder: the manifest covers top-level files only
-        rep = report(run.model, data, split=args.split, out=out, history=run.history or None,
-                     plots=args.plots)
-        print(f"\n{rep.table()}\n\nreport written to {out}")
+    folder = "report" if not other else "report-" + "".join(c if c.isalnum() or c in "-_." else "_"
+                                                            for c in data.spec.name or "data")
+    out = Path(args.run_dir) / folder  # a sub-folder: the manifest covers top-level files only
+    rep = report(run.model, data, split=args.split, out=out, history=run.history or None, plots=args.plots)
+    skip = ("precision", "recall", "f1") if data.spec.task != "regression" else ()
+    _print_metrics({args.split: {**metrics, **{k: v for k, v in rep.metrics.items()
+                                             if k not in metrics and k not in skip and isinstance(v, float)}}})
+    per_class = rep.table(overall=False)
+    print(f"\n{per_class}\n" if per_class else "", end="")
+    print(f"\nreport written to {out}")
     return EXIT_OK
+
+
+def _check_same_task(run_spec, spec, source: str | None) -> None:
+    """`evaluate --data`: refuse data of another task, other classes or another input shape, before scoring."""
+    def what(s) -> str:
+        classes = f" over {s.num_classes} classes" if s.is_classification and s.num_classes else ""
+        names = f" ({', '.join(map(str, s.class_names))})" if s.class_names else ""
+        return f"{s.task}{classes}{names} of {s.kind} inputs {tuple(s.input_shape)}"
+
+    same = (run_spec.task == spec.task and run_spec.num_outputs == spec.num_outputs
+            and tuple(run_spec.input_shape) == tuple(spec.input_shape)
+            and (not run_spec.class_names or not spec.class_names
+                 or tuple(map(str, run_spec.class_names)) == tuple(map(str, spec.class_names))))
+    if not same:
+        raise UsageError(f"--data {source}: the run's model is {what(run_spec)}, but the data is {what(spec)}; "
+                         f"evaluate it on data of the same task, classes and inputs (nothing was written)")
 
 
 def cmd_export(args) -> int:
@@ -432,13 +538,22 @@ def cmd_generate(args) -> int:
     check_run(args.run_dir)  # a missing or damaged run fails before TensorFlow loads
     from kerazoo.lm.generate import generate
 
+    shown = []
+
     def show(piece: str) -> None:
+        if not shown:  # the prompt, once the model is loaded and the settings have passed its checks
+            print(args.prompt, end="", flush=True)
+            shown.append(True)
         print(piece, end="", flush=True)
 
-    print(args.prompt, end="", flush=True)
-    generate(args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, sampler=args.sampler,
-             temperature=args.temperature, k=args.top_k, p=args.top_p, seed=args.seed, cache=args.cache,
-             stream=show)
+    try:
+        generate(args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, sampler=args.sampler,
+                 temperature=args.temperature, k=args.top_k, p=args.top_p, seed=args.seed, cache=args.cache,
+                 stream=show)
+    except ValueError as err:  # the library names its parameters; the command line has flags
+        raise UsageError(str(err).replace("max_new_tokens=", "--max-new-tokens ")) from None
+    if not shown:
+        print(args.prompt, end="")
     print()
     return EXIT_OK
 
@@ -448,14 +563,13 @@ def cmd_train_from_run(args) -> int:
     from kerazoo import runs
 
     if not args.init:
-        used = [f for f, v in (("--lora", args.lora), ("--freeze-blocks", args.freeze_blocks),
-                               ("--adapter-only", args.adapter_only), ("--lora-embedding", args.lora_embedding),
-                               ("--lora-alpha", args.lora_alpha)) if v]
-        raise UsageError(f"{', '.join(used)}: fine-tuning settings go with --init RUN_DIR (the run to start from)")
+        raise UsageError(f"{', '.join(_lm_flags(args))}: fine-tuning settings go with --init RUN_DIR (the run to "
+                         f"start from)")
     ignored = [f for f, v in (("--set", args.set), ("--config", args.config), ("--optimizer", args.optimizer),
                               ("--schedule", args.schedule), ("--weight-decay", args.weight_decay),
                               ("--label-smoothing", args.label_smoothing), ("--augment", args.augment),
-                              ("--tokenizer", args.tokenizer), ("--resume", args.resume or None)) if v is not None]
+                              ("--tokenizer", args.tokenizer), ("--label", args.label),
+                              ("--resume", args.resume or None)) if v is not None]
     if ignored:
         raise UsageError(f"--init: {', '.join(ignored)} do not apply: the model, its training settings and "
                          f"its tokenizer come from the run {args.init}")
@@ -466,14 +580,19 @@ def cmd_train_from_run(args) -> int:
     if args.name and args.name != config.get("model"):
         raise UsageError(f"--init {args.init} is a {config.get('model')!r} run, not {args.name!r}; "
                          f"leave the model name out")
+    task = (config.get("spec") or {}).get("task")
+    if task != "causal_lm":
+        raise UsageError(f"--init {args.init}: fine-tuning from a run here is for language models "
+                         f"(causal_lm); this run is {task!r}: use `kerazoo finetune {args.init} --data ...`")
     method = "lora" if args.lora else "freeze" if args.freeze_blocks else "full"
-    epochs = _first(args.epochs, 10)
+    epochs = _first(args.epochs, 10)  # a language model's fine-tuning: 10 epochs unless told
     seed = _first(args.seed, 0)
     patience = _first(args.patience, 10)
-    _check_numbers(epochs=epochs, patience=patience, **({"lora": args.lora} if args.lora else {}))
-    run_dir = runs.new_run_dir(f"{config.get('model', 'gpt')}-{method}", args.out)
-    ok = False
-    try:
+    _check_numbers(patience=patience, **({} if epochs == "auto" else {"epochs": epochs}),
+                   **({"lora": args.lora} if args.lora is not None else {}))
+    from kerazoo import runlock
+
+    with runlock.claim(runlock.run_path(f"{config.get('model', 'gpt')}-{method}", args.out)) as run_dir:
         import keras
 
         from kerazoo.data import load_data
@@ -481,9 +600,6 @@ def cmd_train_from_run(args) -> int:
 
         keras.utils.set_random_seed(seed)
         base = runs.load_run(args.init)
-        if base.spec.task != "causal_lm":
-            raise UsageError(f"--init {args.init}: fine-tuning from a run here is for language models "
-                             f"(causal_lm); this run is {base.spec.task!r}")
         options = {k: v for k, v in (("batch_size", args.batch_size), ("validation_split", args.validation_split),
                                      ("test_split", args.test_split)) if v is not None}
         data = load_data(args.data, tokenizer=args.init, seq_len=args.seq_len or base.spec.input_shape[0],
@@ -492,11 +608,7 @@ def cmd_train_from_run(args) -> int:
         result = finetune_lm(base, data, method=method, rank=args.lora or 8, alpha=args.lora_alpha,
                              embedding=args.lora_embedding, freeze_blocks=args.freeze_blocks or 0,
                              epochs=epochs, learning_rate=args.learning_rate, run_dir=run_dir,
-                             adapter_only=args.adapter_only, seed=seed, patience=patience, verbose=args.verbose)
-        ok = True
-    finally:
-        if not ok and not any(run_dir.iterdir()):
-            run_dir.rmdir()
+                             adapter_only=args.adapter_only, seed=seed, patience=patience, verbose=_verbose(args))
     counts = result.parameters
     print(f"\n{method}: {counts['trainable']:,} trainable of {counts['total']:,} parameters "
           f"({100 * counts['share']:.2f}%)")
@@ -508,12 +620,14 @@ def cmd_train_from_run(args) -> int:
 def _phase_values(text: str | None, kind, flag: str, example: str) -> tuple | None:
     if text is None:
         return None
+    parts = [v.strip() for v in text.split(",") if v.strip()]
     try:
-        values = tuple(kind(v) for v in text.split(",") if v.strip())
+        values = tuple("auto" if kind is int and v.lower() == "auto" else kind(v) for v in parts)
     except ValueError:
         values = ()
-    if not values or min(values) <= 0:
-        raise UsageError(f"{flag}: expected positive numbers, one a phase ({example}); got {text!r}")
+    if not values or min((v for v in values if v != "auto"), default=1) <= 0:
+        also = " or auto" if kind is int else ""
+        raise UsageError(f"{flag}: expected positive numbers{also}, one a phase ({example}); got {text!r}")
     return values
 
 
@@ -537,7 +651,12 @@ def cmd_finetune(args) -> int:
     overrides = None
     if source.is_dir():
         runs.check_run(source)  # a missing or damaged run fails before TensorFlow loads
-        name = json.loads((source / "config.json").read_text()).get("model", "model")
+        config = json.loads((source / "config.json").read_text())
+        name = config.get("model", "model")
+        if (config.get("spec") or {}).get("task") == "causal_lm":
+            raise UsageError(f"finetune: {args.source} is a language-model run; continue it on new text with "
+                             f"`kerazoo train --init {args.source} --data text:PATH` (--lora RANK or "
+                             f"--freeze-blocks N to train part of it)")
     elif source.suffix == ".keras":
         if not source.is_file():
             raise UsageError(f"finetune: no such .keras file {str(source)!r}")
@@ -551,7 +670,7 @@ def cmd_finetune(args) -> int:
             raise UsageError(f"finetune: {args.source!r} is not a run directory or a .keras file, and "
                              f"{err.args[0]}") from None
         name = entry.name
-        overrides = _overrides(args.set, entry.params) or None
+        overrides = _overrides(args.set, entry.params, entry.space) or None
     if args.set and overrides is None:
         raise UsageError("finetune: --set gives a registered model's arguments; the source is a run or a file")
     phases = args.phases or 2
@@ -563,10 +682,12 @@ def cmd_finetune(args) -> int:
     elif head not in ("new", "keep"):
         raise UsageError(f"--head: expected new, keep or a number of hidden units, got {head!r}")
     options = {k: v for k, v in (("batch_size", args.batch_size), ("validation_split", args.validation_split),
-                                 ("test_split", args.test_split)) if v is not None}
-    run_dir = runs.new_run_dir(f"{name}-finetune", args.out)
-    ok = False
-    try:
+                                 ("test_split", args.test_split), ("label", args.label)) if v is not None}
+    freeze = _layer_choice(args.freeze, "backbone", "--freeze")
+    unfreeze = _layer_choice(args.unfreeze, "all", "--unfreeze")
+    from kerazoo import runlock
+
+    with runlock.claim(runlock.run_path(f"{name}-finetune", args.out)) as run_dir:
         import keras
 
         from kerazoo.data import load_data
@@ -576,17 +697,13 @@ def cmd_finetune(args) -> int:
         data = load_data(args.data, seed=args.seed, **options)
         print(f"data   {data.describe()}")
         print(f"run    {run_dir}")
-        result = finetune(str(source), data, freeze=_layer_choice(args.freeze, "backbone", "--freeze"),
-                          unfreeze=_layer_choice(args.unfreeze, "all", "--unfreeze"), head=head,
+        result = finetune(str(source), data, freeze=freeze, unfreeze=unfreeze, head=head,
                           features=args.features, phases=phases,
                           learning_rates=rates[0] if rates and len(rates) == 1 and phases == 1 else rates,
                           epochs=epochs[0] if epochs and len(epochs) == 1 else epochs,
                           train_batchnorm=args.train_batchnorm, overrides=overrides, run_dir=run_dir,
-                          seed=args.seed, patience=args.patience, verbose=args.verbose, safe_mode=not args.unsafe)
-        ok = True
-    finally:
-        if not ok and not any(run_dir.iterdir()):
-            run_dir.rmdir()
+                          seed=args.seed, patience=args.patience, verbose=_verbose(args),
+                          safe_mode=not args.unsafe)
     print()
     for phase in result.phases:
         test = phase["metrics"].get("test", {})
@@ -601,7 +718,7 @@ def cmd_finetune(args) -> int:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kerazoo", description="A model zoo for Keras 3 on TensorFlow.",
+        prog="kerazoo", description="A model zoo for Keras 3 on TensorFlow.", allow_abbrev=False,
         epilog="exit codes: 0 ok, 1 failed while running, 2 bad input, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"kerazoo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -629,7 +746,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="a run's config.json or a tuning best.json to reproduce")
     p.add_argument("--out", help="run directory (default runs/<name>-<timestamp>/)")
     p.add_argument("--resume", action="store_true", help="continue the unfinished run in --out from its last "
-                   "finished epoch (weights and optimizer state), with its own settings")
+                   "finished epoch (weights and optimizer state), with its own settings; refuses another model, "
+                   "--set value, --data or split setting")
+    p.add_argument("--label", metavar="COLUMN", help="a .csv file's label column (default: the last column)")
     p.add_argument("--optimizer", help="adamw, adam, sgd or rmsprop")
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--schedule", help="cosine, linear or constant")
@@ -658,12 +777,16 @@ def make_parser() -> argparse.ArgumentParser:
                    "bottom N blocks fixed")
     p.add_argument("--adapter-only", action="store_true",
                    help="with --lora: keep the adapter alone in the run (the base run rebuilds the model)")
-    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="progress display")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), help="progress display: 0 none, 1 a bar, 2 a line "
+                   "an epoch (default: a bar on a terminal, else a line an epoch)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a run's model on its test split")
     p.add_argument("run_dir")
-    p.add_argument("--data", help="evaluate on other data (default: the run's own)")
+    p.add_argument("--data", help="evaluate on other data of the same task and classes (default: the run's own); "
+                   "its report goes to RUN_DIR/report-<data>/")
+    p.add_argument("--label", metavar="COLUMN", help="with --data FILE.csv: its label column (default: the run's, "
+                   "else the last column)")
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
     p.add_argument("--unsafe", action="store_true", help="allow models with Lambda layers (runs code)")
     p.add_argument("--no-report", dest="report", action="store_false",
@@ -675,6 +798,7 @@ def make_parser() -> argparse.ArgumentParser:
                        "head, then phases")
     p.add_argument("source", help="a run directory, a .keras file or a registered model (e.g. mobilenet_v2)")
     p.add_argument("--data", required=True, help="the new data: bundled name, tfds:<name>, image folder or .csv")
+    p.add_argument("--label", metavar="COLUMN", help="a .csv file's label column (default: the last column)")
     p.add_argument("--freeze", default="backbone", help="what phase one freezes: backbone (default), the first "
                    "N layers with weights, or layer names (comma-separated, wildcards)")
     p.add_argument("--unfreeze", default="all", help="what phase two trains of those: all (default), the last N, "
@@ -696,7 +820,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for splits, weights and shuffling (default 0)")
     p.add_argument("--out", help="run directory (default runs/<model>-finetune-<timestamp>/)")
     p.add_argument("--unsafe", action="store_true", help="allow models with Lambda layers (runs code)")
-    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="progress display")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), help="progress display: 0 none, 1 a bar, 2 a line "
+                   "an epoch (default: a bar on a terminal, else a line an epoch)")
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("export", help="export a run's model as verified SavedModel and TFLite files")
@@ -743,7 +868,21 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", dest="cache", action="store_false",
                    help="recompute the whole prefix every step instead of using the key/value cache")
     p.set_defaults(func=cmd_generate)
+    for command in sub.choices.values():  # `--label` must never be read as `--label-smoothing`
+        command.allow_abbrev = False
     return parser
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """A handler that writes to whatever `sys.stdout` is when a record comes (redirected or captured)."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler.__init__ sets it; the property decides
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -758,27 +897,40 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = make_parser()
     args = parser.parse_args(argv)
-    logger = logging.getLogger("kerazoo")
-    if not logger.handlers:  # the library's notes (batch rule, workers) go to stdout
-        logger.addHandler(logging.StreamHandler(sys.stdout))
-        logger.setLevel(logging.INFO)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from kerazoo._console import quiet_tensorflow_import
+    from kerazoo._flags import check_flags
+
+    quiet_tensorflow_import()  # TensorFlow's native start-up lines that cannot matter stay out of the output
+    logger = logging.getLogger("kerazoo")
+    handler = None
+    if not logger.handlers:  # the library's notes (batch rule, workers) go to stdout, for this command only
+        handler, level = _StdoutHandler(), logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
+        check_flags(args)  # every flag, by its own name, before TensorFlow loads
         return args.func(args)
     except KeyboardInterrupt:
         print("kerazoo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:
-        if os.environ.get("KERAZOO_DEBUG"):
-            raise
         code = EXIT_USAGE if isinstance(err, (ValueError, KeyError, TypeError, FileExistsError,
                                               FileNotFoundError)) else EXIT_FAILED
+        if os.environ.get("KERAZOO_DEBUG"):  # the traceback, and the same exit code as without it
+            import traceback
+
+            traceback.print_exc()
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
         message = " ".join(str(message).split()) or type(err).__name__
         print(f"kerazoo: error: {message}", file=sys.stderr)
         return code
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

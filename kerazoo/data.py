@@ -202,6 +202,12 @@ def load_data(
 
         return _with_range(load_csv(source, options=options, label=label, name=name, **common),
                            value_range)
+    if os.path.isfile(source):  # it exists, in a form no source reads as it is
+        if source.lower().endswith((".txt", ".text", ".md")):
+            raise ValueError(f"{source!r} is a text file; language-model text is read with the text: prefix: "
+                             f"'text:{source}'")
+        raise ValueError(f"{source!r} is a file of no kind load_data reads: tables come from .csv files, "
+                         f"language-model text with the text: prefix ('text:{source}')")
     import difflib
 
     close = difflib.get_close_matches(source, BUNDLED, n=1)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerazoo.runlock import holds_run_dir
 from kerazoo.spec import DataSpec
 
 __all__ = ["finetune", "FinetuneResult", "plan_finetune", "FinetunePlan", "load_source"]
@@ -395,6 +396,7 @@ def plan_finetune(
                         leaves=leaves)
 
 
+@holds_run_dir  # the whole run directory, phases and top level, is this call's (kerazoo.runlock)
 def finetune(
     source: Any,
     data: Any,

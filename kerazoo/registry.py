@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerazoo.space import Declaration, to_dict
+from kerazoo.space import Declaration, check_value, to_dict
 from kerazoo.spec import KINDS, TASKS, DataSpec
 
 __all__ = ["register", "build", "list_models", "describe", "get_entry", "ModelEntry"]
@@ -179,11 +179,19 @@ def get_entry(name: str) -> ModelEntry:
     Traceback (most recent call last):
     ...
     KeyError: "unknown model 'cnnn'; did you mean: cnn? (`kerazoo models` lists them all)"
+    >>> get_entry("CNN")
+    Traceback (most recent call last):
+    ...
+    KeyError: "unknown model 'CNN'; did you mean: cnn? (`kerazoo models` lists them all)"
     """
     _ensure_loaded()
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.5)
+    same = [n for n in _REGISTRY if n.lower() == str(name).lower()]  # CNN -> cnn: case never hides a name
+    lower = {n.lower(): n for n in _REGISTRY}
+    close = same + [lower[c] for c in difflib.get_close_matches(str(name).lower(), list(lower), n=3, cutoff=0.5)
+                    if lower[c] not in same]
+    close = close[:3]
     hint = f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(sorted(_REGISTRY))}"
     raise KeyError(f"unknown model {name!r}; {hint} (`kerazoo models` lists them all)")
 
@@ -344,7 +352,10 @@ def build(
     Raises:
         KeyError: an unknown name; the message lists the closest names.
         TypeError: an override that is not one of the builder's arguments.
-        ValueError: data the model cannot take (task or input kind).
+        ValueError: data the model cannot take (task or input kind), or an
+            override no value of its kind could be: the wrong type, or below
+            what its declared space implies (`depth=-1` where the space is
+            `Int(1, 4)`; the space's top is not a limit).
 
     Example:
     >>> model = build("cnn")
@@ -356,6 +367,10 @@ def build(
     Traceback (most recent call last):
     ...
     TypeError: cnn: unknown argument 'widht'; valid arguments: activation, batch_norm, bn_momentum, dense_units, dropout, filters, l2, pooling
+    >>> build("mlp", depth=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: mlp: depth=-1 is out of range: expected an int >= 1 (tuning searches int 1..4)
     """
     entry = get_entry(name)
     kwargs = dict(entry.fixed)
@@ -364,6 +379,10 @@ def build(
         if key not in valid:
             raise TypeError(f"{name}: unknown argument {key!r}; valid arguments: {', '.join(sorted(valid))}")
         if value is not None:
+            expected = check_value(value, valid[key], entry.space.get(key))
+            if expected:
+                searched = f" (tuning searches {entry.space[key].describe()})" if key in entry.space else ""
+                raise ValueError(f"{name}: {key}={value!r} is out of range: expected {expected}{searched}")
             kwargs[key] = value
     spec = resolve_spec(entry, spec, input_shape=input_shape, num_classes=num_classes, task=task)
     _check_fits(entry, spec)

@@ -56,8 +56,8 @@ class Report:
                 "per_class": self.per_class, "confusion_matrix": self.confusion_matrix,
                 "class_names": self.class_names}
 
-    def table(self) -> str:
-        """The report as a text table (per class, then macro and overall metrics)."""
+    def table(self, *, overall: bool = True) -> str:
+        """The report as a text table: per class, then macro and (with `overall`) overall metrics."""
         lines = []
         if self.per_class:
             cols = list(next(iter(self.per_class.values())))
@@ -67,6 +67,8 @@ class Report:
                 rows.append(("macro", *(_fmt(self.metrics.get(c, self.examples if c == "support" else ""))
                                        for c in cols)))
             lines += _table(rows) + [""]
+        if not overall:
+            return "\n".join(lines).rstrip("\n")
         skip = {"precision", "recall", "f1"} if self.task != "regression" else set()
         rows = [("metric", self.split)] + [(k, _fmt(v)) for k, v in self.metrics.items() if k not in skip]
         lines += _table(rows)

@@ -120,8 +120,11 @@ def versions() -> dict:
 def new_run_dir(model_name: str, out: str | os.PathLike | None = None, *, root: str = "runs") -> Path:
     """Create a fresh run directory: `out`, or `runs/<name>-<timestamp>/`.
 
+    The folder is not locked: a command that writes a run claims it with
+    `kerazoo.runlock.claim`, and `fit` holds it while writing.
+
     Raises:
-        FileExistsError: `out` already holds files.
+        FileExistsError: `out` already holds files, or is a file.
 
     Example:
     >>> import tempfile
@@ -129,18 +132,12 @@ def new_run_dir(model_name: str, out: str | os.PathLike | None = None, *, root: 
     >>> d.name.startswith("cnn-") and d.is_dir()
     True
     """
-    if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = Path(root) / f"{model_name}-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = Path(root) / f"{model_name}-{stamp}-{n}"
-    else:
-        path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise FileExistsError(f"run directory {str(path)!r} already exists and is not empty; "
-                                  f"choose another --out, or pass --resume to continue it")
+    from kerazoo.runlock import run_path, user_entries
+
+    path = run_path(model_name, out, root=root)
+    if out is not None and path.is_dir() and user_entries(path):
+        raise FileExistsError(f"run directory {str(path)!r} already exists and is not empty; "
+                              f"choose another --out, or pass --resume to continue it")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -297,12 +294,19 @@ def load_model(path: str | os.PathLike, *, safe_mode: bool = True):
 
 
 def _load_keras_file(path, *, safe_mode: bool):
+    import zipfile
+
     import keras
 
     import kerazoo.layers  # noqa: F401  (registers the zoo's layers for deserialization)
     import kerazoo.lm.metrics  # noqa: F401  (language-model metrics)
     import kerazoo.objectives  # noqa: F401
 
+    if not os.path.exists(path):
+        raise ModelFileError(f"no such file {str(path)!r}")
+    if str(path).endswith(".keras") and not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise ModelFileError(f"{str(path)!r} is damaged: a .keras file is a zip archive and this one does not "
+                             f"open as one (truncated, or another format); save the model again")
     try:
         return keras.saving.load_model(path, safe_mode=safe_mode)
     except Exception as err:  # one line naming the file, whatever Keras, zipfile or h5py raised

@@ -11,10 +11,11 @@ only when `blocks` takes one of those values (KerasTuner's `conditional_scope`).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Int", "Float", "Choice", "Bool", "space_from_dict"]
+__all__ = ["Int", "Float", "Choice", "Bool", "space_from_dict", "check_value"]
 
 
 def _check_when(name: str, when: dict[str, list] | None) -> dict[str, list] | None:
@@ -211,3 +212,69 @@ def space_from_dict(entries: dict[str, Any]) -> dict[str, Declaration]:
         else:
             out[name] = Choice((raw,))
     return out
+
+
+
+def _floor(values) -> tuple[int, bool] | None:
+    """The validity floor that declared numbers imply: `(bound, inclusive)`, or None."""
+    flat = [x for v in values for x in (v if isinstance(v, tuple) else (v,))]
+    if not flat or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in flat):
+        return None
+    low = min(flat)
+    return (0, False) if low > 0 else (0, True) if low == 0 else None
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def check_value(value: Any, default: Any = None, decl: Declaration | None = None) -> str | None:
+    """What a builder argument expects, when `value` cannot be one of its values; None when it can.
+
+    A declaration's range is what tuning searches, not a limit: `depth=6` for a
+    space of `Int(1, 4)` builds. What is refused is a value no range of that
+    kind holds: the wrong type (after the default's: an int for an int, true
+    or false for a bool, a list for a tuple), a number below 1 where every
+    declared value is a positive int (`Int(1, 4)`, `Choice([32, 64])`), a
+    negative or zero number where every declared value is positive, a negative
+    number where they are all at least 0, or, with no declaration, a negative
+    number where the default is at least 0. Other arguments (strings, None
+    defaults) are left to the builder.
+
+    Example:
+    >>> check_value(-1, 2, Int(1, 4)), check_value(6, 2, Int(1, 4))
+    ('an int >= 1', None)
+    >>> check_value((16, 0), (32, 64), Choice([(16, 32), (32, 64)])), check_value(-0.5, 0.0)
+    ('a tuple of ints >= 1', 'a number >= 0')
+    >>> check_value("yes", True, Bool()), check_value(0.0, 0.5, Choice([0.35, 1.0]))
+    ('true or false', 'a number > 0')
+    """
+    declared = (decl.values if isinstance(decl, Choice) else (decl.min_value,) if isinstance(decl, (Int, Float))
+                else ())
+    if isinstance(decl, Bool) or isinstance(default, bool):
+        return None if isinstance(value, bool) else "true or false"
+    tupled = isinstance(default, (tuple, list)) or any(isinstance(v, tuple) for v in declared)
+    if tupled:
+        sample = default[0] if isinstance(default, (tuple, list)) and default else None
+        flat = [x for v in declared for x in (v if isinstance(v, tuple) else (v,))]
+        sample = sample if sample is not None else (flat[0] if flat else None)
+    else:
+        sample = default if default is not None else (declared[0] if declared else None)
+    numeric = isinstance(decl, (Int, Float)) or (isinstance(sample, (int, float)) and not isinstance(sample, bool))
+    if not numeric:
+        return None  # a string, a None default: the builder judges it
+    integer = isinstance(decl, Int) or (_is_int(sample) and not isinstance(decl, Float))
+    what = ("a tuple of ints" if integer else "a tuple of numbers") if tupled else ("an int" if integer else "a number")
+    if tupled and not isinstance(value, (tuple, list)):
+        return what
+    items = tuple(value) if tupled else (value,)
+    if not items or not all(_is_int(x) if integer else (isinstance(x, numbers.Real) and not isinstance(x, bool)
+                                                       and math.isfinite(x)) for x in items):
+        return what
+    floor = _floor(declared) if declared else ((0, True) if sample is not None and sample >= 0 else None)
+    if floor is None:
+        return None
+    bound, inclusive = (1, True) if integer and floor == (0, False) else floor
+    if all(x >= bound if inclusive else x > bound for x in items):
+        return None
+    return f"{what} {'>=' if inclusive else '>'} {bound}"

@@ -11,7 +11,9 @@ from typing import Any
 import keras
 
 from kerazoo import budget, objectives, runs
+from kerazoo._console import progress_verbose
 from kerazoo.distribute import distribution_info, is_chief
+from kerazoo.runlock import holds_run_dir
 from kerazoo.spec import DataSpec
 
 __all__ = ["compile_model", "fit", "evaluate", "FitResult", "OPTIMIZERS", "SCHEDULES", "CALLBACK_PRESETS"]
@@ -324,6 +326,7 @@ def make_callbacks(preset: str | list, *, run_dir: Path | None, has_validation: 
     return out + extra
 
 
+@holds_run_dir  # a second writer of the same run directory is refused (kerazoo.runlock)
 def fit(
     model,
     data,
@@ -371,7 +374,8 @@ def fit(
         seed: seeds Python, NumPy and TensorFlow before training (set it before
             `build` as well for identical initial weights). Defaults to None.
         patience: early stopping's patience in epochs. Defaults to 10.
-        verbose: Keras' progress display: "auto" (a progress bar), 0, 1 or 2.
+        verbose: Keras' progress display: "auto" (a progress bar on a terminal
+            or in a notebook, one line an epoch otherwise), 0, 1 or 2.
         config: extra settings to record in the run's `config.json`.
         augment: training-only augmentation (`kerazoo.augment`): a preset name
             (`"none"`, `"light"`, `"medium"`, `"heavy"`; what each holds follows
@@ -399,6 +403,7 @@ def fit(
     Raises:
         ValueError: data whose shape or classes the model cannot take.
         kerazoo.resume.TrainingDiverged: the loss became NaN (with `run_dir`).
+        kerazoo.runlock.RunDirInUse: another process is writing `run_dir`.
 
     Example:
     >>> from kerazoo import build, load_data
@@ -490,7 +495,7 @@ def fit(
     try:
         with augmentation.augmented_training(model, None if on_data else augmenter):
             history = model.fit(train, validation_data=data.validation, epochs=epochs, callbacks=cbs,
-                                shuffle=False, verbose=1 if verbose == "auto" else verbose)
+                                shuffle=False, verbose=progress_verbose(verbose))
     finally:
         model._initial_epoch = None  # set by a restored checkpoint; a later fit starts afresh
     seconds = time.perf_counter() - start

@@ -260,5 +260,5 @@ def test_cli_bad_augment_is_a_usage_error(tmp_path, capsys):
 
     code = main(["train", "cnn", "--epochs", "1", "--augment", "strong", "--out", str(tmp_path / "x")])
     assert code == 2
-    assert "unknown preset 'strong'; valid: none, light, medium, heavy" in capsys.readouterr().err
+    assert "--augment: expected a preset (none, light, medium, heavy) or a JSON object" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -228,4 +228,4 @@ def test_cli_finetune_and_errors(source_run, tmp_path, capsys, quiet_logger):
     assert main(["finetune", str(source_run), "--data", "digits", "--set", "weights=imagenet"]) == 2
     assert "--set gives a registered model's arguments" in capsys.readouterr().err
     assert main(["finetune", str(source_run), "--data", "digits", "--epochs", "5,x"]) == 2
-    assert "--epochs: expected positive numbers, one a phase (5,10)" in capsys.readouterr().err
+    assert "--epochs: expected positive numbers or auto, one a phase (5,10)" in capsys.readouterr().err

@@ -207,6 +207,24 @@ def test_generate_command_prints_the_continuation(run_dir, capsys):
     assert out == f"The {expected}\n"
 
 
+def test_generate_beyond_the_context_names_the_flag_and_prints_no_prompt(run_dir, capsys):
+    from kerazoo.cli import main
+
+    assert main(["generate", str(run_dir), "--prompt", "The ", "--max-new-tokens", "5000"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # not the prompt, then an error
+    assert "--max-new-tokens 5000 exceed the model's context" in captured.err and "max_new_tokens" not in captured.err
+
+
+def test_finetune_on_a_language_model_run_points_to_train_init(run_dir, capsys, tmp_path):
+    from kerazoo.cli import main
+
+    assert main(["finetune", str(run_dir), "--data", "iris", "--out", str(tmp_path / "ft")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"kerazoo train --init {run_dir} --data text:PATH" in err
+    assert not (tmp_path / "ft").exists()
+
+
 # -- fine-tuning -----------------------------------------------------------------------------------
 
 

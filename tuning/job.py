@@ -146,6 +146,27 @@ def export_available() -> bool:
     return callable(getattr(export, "export_model", None))
 
 
+_NESTED = {"budget": BUDGET_FIELDS, "winner": WINNER_FIELDS, "data": DATA_FIELDS}
+
+
+def _check_indentation(name: str, raw: Mapping) -> None:
+    """A block's fields written at the top level (not indented under `budget:`): say so, not 'unknown field'.
+
+    Example:
+    >>> _check_indentation("job.yaml", {"model": "mlp", "budget": None, "max_trials": 3})
+    Traceback (most recent call last):
+    ...
+    tuning.job.JobError: job.yaml: max_trials is a field of budget, but it is not indented under `budget:` (YAML reads it as a job field); indent it by two spaces below `budget:`
+    """
+    for key in raw:
+        if key in FIELDS:
+            continue
+        parent = next((p for p, fields in _NESTED.items() if key in fields), None)
+        if parent is not None and (parent not in raw or raw[parent] is None):
+            raise JobError(f"{name}: {key} is a field of {parent}, but it is not indented under `{parent}:` "
+                           f"(YAML reads it as a job field); indent it by two spaces below `{parent}:`")
+
+
 def load_job(source: str | os.PathLike | Mapping) -> Job:
     """Read and validate a search job: a YAML file, or the same data as a dict.
 
@@ -200,6 +221,7 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
             raise JobError(f"{name}: the job file is empty; it needs at least `model:` and `data:`")
     if not isinstance(raw, Mapping):
         raise JobError(f"{name}: expected a mapping of job fields (model, data, ...), got {type(raw).__name__}")
+    _check_indentation(name, raw)
     raw = _keys(name, raw, FIELDS, "job")
     for required in ("model", "data"):
         if required not in raw:

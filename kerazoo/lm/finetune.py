@@ -14,12 +14,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kerazoo.runlock import holds_run_dir
+
 __all__ = ["finetune_lm", "load_adapter_run", "DEFAULT_LEARNING_RATES"]
 
 #: The learning rate each method starts from when none is given.
 DEFAULT_LEARNING_RATES = {"lora": 2e-3, "freeze": 3e-4, "full": 3e-4}
 
 
+@holds_run_dir  # the run directory is this call's until its adapter and manifest are written
 def finetune_lm(
     base: Any,
     data: Any,

@@ -46,3 +46,22 @@ def kill_when(args: list[str], ready: Callable[[], bool], *, cwd: str | Path | N
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def nan_at(epoch: int, step: int):
+    """A callback that puts a NaN into the first kernel before step `step` of epoch `epoch` (0-based)."""
+    import keras
+    import numpy as np
+
+    class Poison(keras.callbacks.Callback):
+        def on_epoch_begin(self, e, logs=None):
+            self.epoch = e
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.epoch == epoch and batch == step:
+                kernel = next(w for w in self.model.trainable_weights if len(w.shape) == 2)
+                value = np.array(kernel.numpy())
+                value[0, 0] = np.nan
+                kernel.assign(value)
+
+    return Poison()

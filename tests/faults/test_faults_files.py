@@ -55,8 +55,8 @@ def test_damaged_run_is_refused_in_one_line_with_exit_2(run_copy, tmp_path, caps
 
 
 @pytest.mark.parametrize("damage,message", [
-    (lambda run: _truncate(run / "model.keras"), "model.keras does not load: .* is not a loadable .keras file"),
-    (lambda run: (run / "model.keras").write_bytes(b"not a zip"), "is not a loadable .keras file"),
+    (lambda run: _truncate(run / "model.keras"), "model.keras does not load: .* is damaged: a .keras file is a zip"),
+    (lambda run: (run / "model.keras").write_bytes(b"not a zip"), "is damaged: a .keras file is a zip archive"),
     (lambda run: (run / "config.json").write_text('{"model": "mlp", '), "cannot read its JSON files"),
 ])
 def test_damaged_file_under_a_matching_manifest_still_fails_cleanly(run_copy, capsys, damage, message):
@@ -72,13 +72,19 @@ def test_damaged_file_under_a_matching_manifest_still_fails_cleanly(run_copy, ca
     _one_line_error(capsys)
 
 
-def test_a_truncated_keras_file_is_refused_by_load_model(finished_run, tmp_path):
+def test_a_truncated_keras_file_is_reported_damaged_not_missing(finished_run, tmp_path, capsys):
+    from kerazoo.cli import main
     from kerazoo.runs import ModelFileError, load_model
 
     path = tmp_path / "cut.keras"
     path.write_bytes((finished_run / "model.keras").read_bytes()[:5000])
-    with pytest.raises(ModelFileError, match="cut.keras' is not a loadable .keras file"):
+    with pytest.raises(ModelFileError, match="cut.keras' is damaged: a .keras file is a zip archive and this one "
+                                             "does not open as one"):
         load_model(path)
+    assert main(["finetune", str(path), "--data", "iris", "--epochs", "1", "--out", str(tmp_path / "ft")]) == 2
+    err = _one_line_error(capsys)
+    assert "is damaged" in err and "not found" not in err.lower()
+    assert not (tmp_path / "ft").exists()  # the folder the command made is gone again
 
 
 @pytest.fixture(scope="module")

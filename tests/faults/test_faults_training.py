@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _faultkit import kerazoo, kill_when
+from _faultkit import kerazoo, kill_when, nan_at
 
 TRAIN = ["train", "mlp", "--data", "digits", "--epochs", "3", "--batch-size", "8", "--verbose", "0"]
 
@@ -71,26 +71,6 @@ def test_nan_from_a_huge_learning_rate_fails_the_run_with_exit_1(tmp_path, capsy
         load_run(run)
 
 
-def _nan_at(epoch: int, step: int):
-    import keras
-    import numpy as np
-
-    class Poison(keras.callbacks.Callback):
-        """Puts a NaN into the first kernel before step `step` of epoch `epoch` (0-based)."""
-
-        def on_epoch_begin(self, e, logs=None):
-            self.epoch = e
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if self.epoch == epoch and batch == step:
-                kernel = next(w for w in self.model.trainable_weights if len(w.shape) == 2)
-                value = np.array(kernel.numpy())
-                value[0, 0] = np.nan
-                kernel.assign(value)
-
-    return Poison()
-
-
 def test_nan_mid_training_keeps_the_last_good_checkpoint_and_resumes_from_it(tmp_path):
     from kerazoo import build, fit, load_data
     from kerazoo.resume import TrainingDiverged, checkpoint_epoch
@@ -101,7 +81,7 @@ def test_nan_mid_training_keeps_the_last_good_checkpoint_and_resumes_from_it(tmp
     model = build("mlp", data.spec, width=8)
     with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 4 \(of 3 epochs\); run .* is "
                                                r"marked failed; the last good checkpoint \(after epoch 1\)"):
-        fit(model, data, epochs=3, run_dir=run, verbose=0, callbacks=["default", _nan_at(1, 3)])
+        fit(model, data, epochs=3, run_dir=run, verbose=0, callbacks=["default", nan_at(1, 3)])
     assert checkpoint_epoch(run) == 1
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["diverged"] == {"epoch": 2, "step": 4}
@@ -117,6 +97,6 @@ def test_nan_without_a_run_dir_stops_with_a_warning(caplog):
     from kerazoo import build, fit, load_data
 
     data = load_data("iris", batch_size=16, seed=0)
-    result = fit(build("mlp", data.spec, width=8), data, epochs=3, verbose=0, callbacks=["none", _nan_at(0, 2)])
+    result = fit(build("mlp", data.spec, width=8), data, epochs=3, verbose=0, callbacks=["none", nan_at(0, 2)])
     assert result.epochs == 1
     assert "loss became nan at epoch 1, step 3" in caplog.text
