@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from export.fidelity import Gate
+from export.report import fidelity_report, render_table
 from export.tflite import QUANTIZE, tflite_filename
 from export.verify import Verification, VerificationError
 
@@ -29,7 +31,7 @@ FORMATS = ("savedmodel", "tflite", "onnx")
 DEFAULT_FORMATS = ("savedmodel", "tflite")
 SAVEDMODEL_FILES = ("saved_model.pb", "variables", "assets", "fingerprint.pb")
 VERIFY_EXAMPLES = 1000
-LOW_AGREEMENT = 0.9
+VERIFY_MIN = 300
 
 
 @dataclass
@@ -46,6 +48,8 @@ class Artifact:
         ops: a TFLite file's ops.
         io: a TFLite file's inputs and outputs (dtype, shape, int8 scale and zero point).
         verification: the `Verification`, or None when verification was off.
+        quantization: an int8 file's recipe: `{"recipe", "float_layers" (what was
+            kept in float), "float_ops", "attempts" (each recipe tried, with its figures)}`.
     """
 
     file: str
@@ -56,6 +60,7 @@ class Artifact:
     ops: list | None = None
     io: dict | None = None
     verification: Verification | None = None
+    quantization: dict | None = None
 
     def to_dict(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if k != "verification" and v is not None}
@@ -88,23 +93,15 @@ class ExportResult:
         raise KeyError(f"no artifact {file!r}; this export holds {', '.join(a.file for a in self.artifacts)}")
 
     def table(self) -> str:
-        """The artifacts with their size and verification figures, as a text table."""
-        rows = [("artifact", "precision", "size", "max |diff|", "top-1 agree", "check")]
-        for a in self.artifacts:
-            v = a.verification
-            rows.append((a.file, a.precision, _size(a.bytes),
-                         "-" if v is None or v.max_abs_diff is None else f"{v.max_abs_diff:.2g}",
-                         "-" if v is None or v.top1_agreement is None else f"{100 * v.top1_agreement:.2f}%",
-                         "not verified" if v is None else
-                         v.status + (f" (tol {v.tolerance:g})" if v.tolerance is not None else "")))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        """The fidelity report: each artifact's size, fidelity, held-out score, latency and check, as text.
 
-
-def _size(n: int) -> str:
-    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
+        Example:
+        >>> print(ExportResult(Path("."), "m", 1, [Artifact("model.tflite", "tflite", "float32", 2048, "")]).table())
+        artifact      precision  size     max |diff|  agreement  held-out  latency  check
+        ------------  ---------  -------  ----------  ---------  --------  -------  ------------
+        model.tflite  float32    2.0 KiB  -           -          -         -        not verified
+        """
+        return render_table(fidelity_report(self.artifacts))
 
 
 def _as_tuple(value, what: str) -> tuple:
@@ -202,15 +199,37 @@ def _load_source(obj) -> _Source:
     return _Source(model=obj, name=info.get("model", obj.name), task=model_task(obj), spec=info.get("spec"))
 
 
-def _split_inputs(data, split: str, limit: int):
-    from export.tflite import representative_inputs
+def _split_examples(data, split: str, limit: int):
+    """Up to `limit` examples of a split as `(x, y)` (y None when the split holds no labels), or None."""
+    import numpy as np
 
     if data.arrays and split in data.arrays:
-        return data.arrays[split][0][:limit]
+        x, y = data.arrays[split]
+        return x[:limit], (None if y is None else np.asarray(y)[:limit])
     dataset = getattr(data, split, None)
     if dataset is None:
         return None
-    return representative_inputs(dataset, limit=limit, input_rank=len(data.spec.input_shape))
+    rank = len(data.spec.input_shape)
+    xs, ys, count = [], [], 0
+    for item in dataset:
+        x, y = (item[0], item[1]) if isinstance(item, (tuple, list)) and len(item) > 1 else (item, None)
+        x = np.asarray(x)
+        if x.ndim == rank:
+            x, y = x[None], (None if y is None else np.asarray(y)[None])
+        xs.append(x)
+        ys.append(None if y is None else np.asarray(y))
+        count += len(x)
+        if count >= limit:
+            break
+    if not xs:
+        return None
+    labels = None if any(y is None for y in ys) else np.concatenate(ys)[:limit]
+    return np.concatenate(xs)[:limit], labels
+
+
+def _split_inputs(data, split: str, limit: int):
+    found = _split_examples(data, split, limit)
+    return None if found is None else found[0]
 
 
 def _synthetic_inputs(model, spec: dict | None, n: int = 64):
@@ -232,25 +251,63 @@ def _synthetic_inputs(model, spec: dict | None, n: int = 64):
 
 
 def _verification_inputs(source: _Source, verify_data, representative):
-    """Inputs to compare on, and a description of them for the metadata."""
+    """Inputs to compare on, the labels of the first (held-out) ones or None, and a description.
+
+    A run's test split comes first; when it holds fewer than `VERIFY_MIN` examples
+    (the bundled tabular sets: 30 to 114), the validation and then the training split
+    top it up, so that a fidelity share rests on a few hundred examples.
+    """
+    import numpy as np
+
     from export.tflite import representative_inputs
 
     if verify_data is not None:
         x = representative_inputs(verify_data, limit=VERIFY_EXAMPLES)
-        return x, f"the inputs passed as verify_data ({len(x)} examples)"
+        labels = None
+        if isinstance(verify_data, tuple) and len(verify_data) == 2 and hasattr(verify_data[1], "shape"):
+            labels = np.asarray(verify_data[1])[:len(x)]
+        return x, labels, f"the inputs passed as verify_data ({len(x)} examples)"
     if source.run is not None:
         data = source.load_data()
         if data is not None:
+            parts, names, labels = [], [], None
             for split in ("test", "validation", "train"):
-                x = _split_inputs(data, split, VERIFY_EXAMPLES)
-                if x is not None and len(x):
-                    return x, f"the run's {split} split ({len(x)} examples)"
+                have = sum(len(p) for p in parts)
+                if parts and have >= VERIFY_MIN:
+                    break
+                found = _split_examples(data, split, VERIFY_MIN - have if parts else VERIFY_EXAMPLES)
+                if found is None or not len(found[0]):
+                    continue
+                if not parts and split != "train":
+                    labels = found[1]  # the held-out examples come first
+                parts.append(found[0])
+                names.append(f"{split} split" if len(parts) == 1 else
+                             f"{len(found[0])} {'training' if split == 'train' else split} examples")
+            if parts:
+                x = np.concatenate(parts)
+                what = " topped up with ".join([names[0], " and ".join(names[1:])]) if len(names) > 1 else names[0]
+                return x, labels, f"the run's {what} ({len(x)} examples)"
     if representative is not None:
-        return representative, f"the representative data ({len(representative)} examples)"
+        return representative, None, f"the representative data ({len(representative)} examples)"
     warnings.warn("export: no real inputs to verify on (pass verify_data=..., or export a run directory); "
                   "verifying on random inputs in the input range", UserWarning, stacklevel=3)
     x = _synthetic_inputs(source.model, source.spec)
-    return x, f"random inputs in the input range ({len(x)} examples; no real data was given)"
+    return x, None, f"random inputs in the input range ({len(x)} examples; no real data was given)"
+
+
+def _balanced(x, y, limit: int):
+    """Up to `limit` examples taking each class in turn, so calibration sees every class."""
+    import numpy as np
+
+    y = np.asarray(y).reshape(len(y), -1)
+    keys = y[:, 0] if y.shape[1] == 1 else y.argmax(-1)
+    order = []
+    queues = [list(np.flatnonzero(keys == k)) for k in np.unique(keys)]
+    while len(order) < min(limit, len(x)):
+        for q in queues:
+            if q and len(order) < limit:
+                order.append(q.pop(0))
+    return x[np.sort(order)]
 
 
 def _representative(source: _Source, representative_data, input_rank: int):
@@ -265,22 +322,27 @@ def _representative(source: _Source, representative_data, input_rank: int):
                          "; pass representative_data=x_train[:300] (a few hundred training inputs, an array "
                          "or a tf.data.Dataset)" + ("" if source.run else ", or export a run directory, "
                                                     "whose training data is used"))
+    if source.task in ("multiclass", "binary") and data.arrays and "train" in data.arrays:
+        x, y = data.arrays["train"]
+        if y is not None:
+            return _balanced(x, y, REPRESENTATIVE_EXAMPLES)
     return _split_inputs(data, "train", REPRESENTATIVE_EXAMPLES)
 
 
-def _run_model_name(obj) -> str | None:
-    """A run directory's model name, read from its config without loading TensorFlow."""
+def _run_config(obj) -> dict:
+    """A run directory's config.json, read without loading TensorFlow ({} for anything else)."""
     if not isinstance(obj, (str, os.PathLike)) or Path(obj).suffix == ".keras":
-        return None
+        return {}
     from kerazoo.runs import check_run
 
     check_run(obj)
     try:
         import json
 
-        return json.loads((Path(obj) / "config.json").read_text()).get("model")
-    except (OSError, ValueError, AttributeError):
-        return None
+        config = json.loads((Path(obj) / "config.json").read_text())
+        return config if isinstance(config, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _refuse_existing(target: Path):
@@ -386,6 +448,9 @@ def export_model(
     verify: bool = True,
     verify_data: Any = None,
     model_name: str | None = None,
+    min_agreement: float | None = None,
+    max_relative_error: float | None = None,
+    keep_failing: bool = False,
 ) -> ExportResult:
     """Export a model as a verified SavedModel and TFLite files, laid out for TensorFlow Serving.
 
@@ -397,9 +462,14 @@ def export_model(
 
     Each artifact is reloaded by its real consumer (`tf.saved_model.load`, the
     LiteRT interpreter) and compared with the Keras model on real inputs: by
-    default the run's test split. Float files beyond tolerance (float32 1e-4,
-    float16 2e-2) fail the export; quantized files' figures are reported. The
-    folder is built aside and renamed into place: a failure leaves nothing.
+    default the run's test split (topped up to 300 examples from the validation
+    and training splits). Float32 files beyond tolerance (1e-4) fail the export.
+    Quantized files (dynamic, float16, int8) must keep the model's answers: top-1
+    agreement >= 0.98 (classification) or relative error <= 0.02 (regression);
+    an int8 file that falls short is rebuilt with parts of the graph in float
+    (`export.int8`), and if none passes the export stops with
+    `export.FidelityError`. The folder is built aside and renamed into place: a
+    failure leaves nothing.
 
     Args:
         model_or_run_dir: a Keras model, a run directory, or a `.keras` file.
@@ -410,15 +480,25 @@ def export_model(
         quantize: None, or one or more of "dynamic", "float16", "int8": each adds
             a quantized TFLite file beside the float32 one. Defaults to None.
         representative_data: calibration inputs for "int8" (an array, `(x, y)`
-            or a `tf.data.Dataset`); a run's own training data when omitted.
+            or a `tf.data.Dataset`); for a run, 300 of its training examples, each
+            class in turn. Defaults to None.
         version: the version folder's number. Defaults to the next free one.
         overwrite: replace an existing version. Defaults to False.
-        int8_io: int8 inputs and outputs for the "int8" file. Defaults to False.
+        int8_io: int8 inputs and outputs for the "int8" file (then only the
+            all-int8 recipe applies). Defaults to False.
         select_ops: allow select-TF ops in TFLite files (warns: the device
             then needs the Flex delegate). Defaults to False.
         verify: verify every artifact. Defaults to True.
-        verify_data: the inputs to verify on. Defaults to the run's test split.
+        verify_data: the inputs to verify on (an array, or `(x, y)`, whose labels
+            give the held-out score). Defaults to the run's test split.
         model_name: the model's folder name. Defaults to the zoo name.
+        min_agreement: the least top-1 agreement a quantized file of a
+            classifier may have. Defaults to 0.98.
+        max_relative_error: the largest relative error (mean abs difference over
+            mean abs Keras value) a quantized file of a regressor may have.
+            Defaults to 0.02.
+        keep_failing: write a quantized file that stays outside its threshold
+            (status "kept", with a warning) instead of stopping. Defaults to False.
 
     Returns:
         An `ExportResult` with the folder, the version and each `Artifact`.
@@ -429,6 +509,7 @@ def export_model(
         FileExistsError: the version exists and `overwrite` is False.
         export.ConversionError: ops that TFLite's allowed op sets lack.
         export.VerificationError: a float artifact that differs from Keras.
+        export.FidelityError: a quantized file outside its threshold.
 
     Example:
     >>> import tempfile, numpy as np
@@ -445,8 +526,15 @@ def export_model(
     ...
     ValueError: quantize='int8' needs representative data to calibrate activations; pass representative_data=x_train[:300] (a few hundred training inputs, an array or a tf.data.Dataset), or export a run directory, whose training data is used
     """
+    from export.fidelity import check_thresholds, threshold_for
+
     formats, modes = _check_options(formats, quantize, version, int8_io, model_name)
-    early = model_name or _run_model_name(model_or_run_dir)
+    check_thresholds(min_agreement, max_relative_error)
+    config = _run_config(model_or_run_dir)
+    task = (config.get("spec") or {}).get("task") if isinstance(config.get("spec"), dict) else None
+    if task:  # a threshold that does not fit the task, refused before TensorFlow loads
+        threshold_for(task, min_agreement=min_agreement, max_relative_error=max_relative_error)
+    early = model_name or config.get("model")
     if early and version is not None and (Path(out_dir) / early / str(version)).exists() and not overwrite:
         _refuse_existing(Path(out_dir) / early / str(version))  # before loading TensorFlow and the model
     source = _load_source(model_or_run_dir)
@@ -465,7 +553,9 @@ def export_model(
     target = root / str(version)
     if target.exists() and not overwrite:
         _refuse_existing(target)
-    x, x_note = _verification_inputs(source, verify_data, representative) if verify else (None, "")
+    x, labels, x_note = _verification_inputs(source, verify_data, representative) if verify else (None, None, "")
+    gate = Gate(threshold_for(source.task, min_agreement=min_agreement, max_relative_error=max_relative_error),
+                keep_failing=keep_failing)
 
     created = _make_dirs(root)
     clean_stale(root)
@@ -473,7 +563,7 @@ def export_model(
     try:
         result = _build(source, tmp, name=name, version=version, formats=formats, modes=modes,
                         representative=representative, int8_io=int8_io, select_ops=select_ops,
-                        x=x, x_note=x_note)
+                        x=x, labels=labels, x_note=x_note, gate=gate)
         _move_into_place(tmp, target, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -488,11 +578,10 @@ def export_model(
 
 
 def _build(source: _Source, tmp: Path, *, name, version, formats, modes, representative, int8_io,
-           select_ops, x, x_note) -> ExportResult:
+           select_ops, x, labels, x_note, gate) -> ExportResult:
     from export.metadata import environment, file_info, preprocessing_note, write_metadata
     from export.savedmodel import float32_copy, write_savedmodel
-    from export.tflite import convert_tflite, inspect_tflite
-    from export.verify import reference_outputs, verify_savedmodel, verify_tflite
+    from export.verify import reference_outputs, verify_savedmodel
 
     model = float32_copy(source.model)
     reference_note = "the Keras model" if model is source.model else \
@@ -501,34 +590,33 @@ def _build(source: _Source, tmp: Path, *, name, version, formats, modes, represe
     sm_dir = tmp if keep_savedmodel else tmp / ".savedmodel-scratch"
     signature = write_savedmodel(model, sm_dir, task=source.task)
     reference = reference_outputs(model, x) if x is not None else None
+    check_kw = dict(task=source.task, labels=labels)
     artifacts = []
     if keep_savedmodel:
         info = _savedmodel_info(tmp)
-        check = verify_savedmodel(tmp, x, reference, task=source.task) if x is not None else None
+        check = verify_savedmodel(tmp, x, reference, **check_kw) if x is not None else None
         if check is not None:
             check.artifact = "saved_model.pb"
         artifacts.append(Artifact("saved_model.pb", "savedmodel", "float32", verification=check, **info))
         _raise_if_failed(artifacts[-1])
     if "tflite" in formats:
         for mode in (None, *modes):
-            content = convert_tflite(sm_dir, quantize=mode, representative_data=representative,
-                                     int8_io=int8_io and mode == "int8", select_ops=select_ops)
-            path = tmp / tflite_filename(mode)
-            path.write_bytes(content)
-            details = inspect_tflite(path)
-            check = verify_tflite(path, x, reference, task=source.task, quantize=mode) \
-                if x is not None else None
-            artifacts.append(Artifact(path.name, "tflite", mode or "float32", ops=details["ops"],
-                                      io={"inputs": details["inputs"], "outputs": details["outputs"]},
-                                      verification=check, **file_info(path)))
+            if mode == "int8":
+                artifacts.append(_int8_artifact(sm_dir, tmp, model, representative, int8_io=int8_io, x=x,
+                                                reference=reference, check_kw=check_kw, gate=gate, done=artifacts))
+            else:
+                artifacts.append(_tflite_artifact(sm_dir, tmp, mode, select_ops=select_ops, x=x,
+                                                  reference=reference, check_kw=check_kw))
+                if mode is not None:
+                    gate.check(artifacts[-1], artifacts[:-1])
             _raise_if_failed(artifacts[-1])
-            _warn_if_low(artifacts[-1])
+            _warn_if_skipped(artifacts[-1])
     if "onnx" in formats:
         from export.onnx_format import convert_onnx, verify_onnx
 
         path = tmp / "model.onnx"
         convert_onnx(sm_dir, path)
-        check = verify_onnx(path, x, reference, task=source.task) if x is not None else None
+        check = verify_onnx(path, x, reference, **check_kw) if x is not None else None
         artifacts.append(Artifact(path.name, "onnx", "float32", verification=check, **file_info(path)))
         _raise_if_failed(artifacts[-1])
     if not keep_savedmodel:
@@ -552,11 +640,43 @@ def _build(source: _Source, tmp: Path, *, name, version, formats, modes, represe
         "reference": reference_note,
         "verification_inputs": x_note or "not verified",
         "tolerances": TOLERANCES, "select_ops": select_ops,
+        "fidelity": {"threshold": gate.threshold, "keep_failing": gate.keep_failing,
+                     "report": fidelity_report(artifacts)},
         "versions": environment(),
         "artifacts": [a.to_dict() for a in artifacts],
     }
     write_metadata(tmp, metadata)
     return ExportResult(path=tmp, model_name=name, version=version, artifacts=artifacts, metadata=metadata)
+
+
+def _tflite_artifact(sm_dir, tmp: Path, mode, *, select_ops, x, reference, check_kw, content=None,
+                     precision=None) -> Artifact:
+    from export.metadata import file_info
+    from export.tflite import convert_tflite, inspect_tflite
+    from export.verify import verify_tflite
+
+    if content is None:
+        content = convert_tflite(sm_dir, quantize=mode, select_ops=select_ops)
+    path = tmp / tflite_filename(mode)
+    path.write_bytes(content)
+    details = inspect_tflite(path)
+    check = verify_tflite(path, x, reference, quantize=mode, **check_kw) if x is not None else None
+    return Artifact(path.name, "tflite", precision or mode or "float32", ops=details["ops"],
+                    io={"inputs": details["inputs"], "outputs": details["outputs"]},
+                    verification=check, **file_info(path))
+
+
+def _int8_artifact(sm_dir, tmp: Path, model, representative, *, int8_io, x, reference, check_kw, gate,
+                   done) -> Artifact:
+    """The int8 file: the recipes of `export.int8` in turn, until one keeps the model's answers."""
+    def make(content: bytes) -> Artifact:
+        return _tflite_artifact(sm_dir, tmp, "int8", select_ops=False, x=x, reference=reference,
+                                check_kw=check_kw, content=content)
+
+    from export.int8 import int8_ladder
+
+    return int8_ladder(sm_dir, tmp, model, representative, make=make, gate=gate, done=done, int8_io=int8_io,
+                       verified=x is not None)
 
 
 def _savedmodel_info(folder: Path) -> dict:
@@ -580,11 +700,7 @@ def _raise_if_failed(artifact: Artifact) -> None:
                                 f"model: {v.note}; nothing was written")
 
 
-def _warn_if_low(artifact: Artifact) -> None:
+def _warn_if_skipped(artifact: Artifact) -> None:
     v = artifact.verification
-    if v is not None and v.top1_agreement is not None and v.top1_agreement < LOW_AGREEMENT:
-        warnings.warn(f"{artifact.file}: top-1 agreement with the Keras model is only "
-                      f"{100 * v.top1_agreement:.1f}% ({v.precision}); check it before shipping",
-                      UserWarning, stacklevel=3)
     if v is not None and v.status == "skipped":
         warnings.warn(f"{artifact.file}: not verified: {v.note}", UserWarning, stacklevel=3)

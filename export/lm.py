@@ -13,7 +13,12 @@ copied beside the artifacts, so a client turns text into ids and back.
 Every artifact is reloaded by its real consumer (`tf.saved_model.load`, the LiteRT
 interpreter) and compared with the Keras model on real windows (the run's test
 split): logits within the float32 tolerance, and the agreement of the predicted
-next tokens.
+next tokens. Quantized files ("dynamic", "float16", "int8") are held to a
+next-token agreement of 0.95 (`export.fidelity`); the int8 file is built with
+the recipes of `export.int8` (a plain int8 graph loses a quarter of the next
+tokens to the causal mask sharing one int8 scale with the attention scores; the
+attention and normalization kept in float bring it back), and the held-out
+next-token accuracy is recorded beside Keras'.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = ["export_lm", "write_lm_savedmodel", "LM_OUTPUT"]
 
 LM_OUTPUT = "logits"
 VERIFY_WINDOWS = 64
+CALIBRATION_WINDOWS = 128
 
 
 def write_lm_savedmodel(model: Any, path: str | os.PathLike, *, seq_len: int) -> dict:
@@ -81,53 +87,86 @@ def _names(value) -> tuple:
     return tuple(value)
 
 
-def _judge(result: Verification, reference, logits) -> Verification:
+def _judge(result: Verification, reference, logits, labels=None) -> Verification:
     import numpy as np
+
+    from export.verify import held_out_score
 
     ref = np.asarray(reference, dtype="float64")
     out = np.asarray(logits, dtype="float64").reshape(ref.shape)
     result.top1_agreement = float((out.argmax(-1) == ref.argmax(-1)).mean())
+    if labels is not None and len(labels):
+        n = len(labels)
+        metric, value = held_out_score("causal_lm", labels, out[:n].argmax(-1))
+        result.held_out = {"metric": "next-token accuracy", "value": value,
+                           "keras": held_out_score("causal_lm", labels, ref[:n].argmax(-1))[1], "examples": n}
     return compare(result, ref, out, what="logits")
 
 
-def _verify(kind: str, path: Path, x, reference, precision: str) -> Verification:
-    from export.verify import run_savedmodel, run_tflite
+def _verify(kind: str, path: Path, x, reference, precision: str, labels=None) -> Verification:
+    from export.verify import latency_ms, savedmodel_runner, tflite_runner
 
     consumer = "tf.saved_model.load" if kind == "savedmodel" else "ai_edge_litert.interpreter.Interpreter"
     result = Verification(artifact=path.name, consumer=consumer, precision=precision)
     try:
-        outputs = run_savedmodel(path.parent, x) if kind == "savedmodel" else run_tflite(path, x)
+        run = savedmodel_runner(path.parent) if kind == "savedmodel" else tflite_runner(path)
+        outputs = run(x)
+        result.latency_ms = latency_ms(run if kind == "savedmodel" else tflite_runner(path), x)
     except Exception as err:  # the file does not load or run: that is the finding
         result.status, result.note = "failed", f"does not run: {str(err).splitlines()[0][:300]}"
         return result
-    return _judge(result, reference, outputs[LM_OUTPUT])
+    return _judge(result, reference, outputs[LM_OUTPUT], labels)
 
 
-def _windows_for(run, tokenizer, seq_len: int, model, verify_data):
-    """Real token windows to verify on: given ones, the run's test split, else random ids."""
+def _run_text(run, seq_len: int):
+    """The run's text windows, reloaded as the run read them, or None (with a warning) when they do not load."""
+    if run is None:
+        return None
+    from kerazoo.data import load_data
+
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in run.config.get("data", {}).items()
+            if k != "source"}
+    opts.update(tokenizer=str(run.path), seq_len=seq_len)
+    try:
+        return load_data(run.config["data"]["source"], **opts)
+    except Exception as err:  # e.g. the text is no longer where the run read it
+        warnings.warn(f"export: the run's data does not load here ({err}); verifying on random token windows",
+                      UserWarning, stacklevel=4)
+        return None
+
+
+def _windows_for(data, seq_len: int, model, verify_data):
+    """Real token windows to verify on, their next tokens (held-out ones) or None, and a description."""
     import numpy as np
 
     if verify_data is not None:
         x = np.asarray(verify_data[0] if isinstance(verify_data, tuple) else verify_data, dtype="int32")
-        return x[:VERIFY_WINDOWS, :seq_len], f"the windows passed as verify_data ({min(len(x), VERIFY_WINDOWS)})"
-    if run is not None:
-        from kerazoo.data import load_data
-
-        opts = {k: tuple(v) if isinstance(v, list) else v for k, v in run.config.get("data", {}).items()
-                if k != "source"}
-        opts.update(tokenizer=str(run.path), seq_len=seq_len)
-        try:
-            data = load_data(run.config["data"]["source"], **opts)
-            for split in ("test", "validation", "train"):
-                if data.arrays and split in data.arrays:
-                    x = data.arrays[split][0][:VERIFY_WINDOWS]
-                    return x, f"the run's {split} split ({len(x)} windows of {seq_len} tokens)"
-        except Exception as err:  # e.g. the text is no longer where the run read it
-            warnings.warn(f"export: the run's data does not load here ({err}); verifying on random token windows",
-                          UserWarning, stacklevel=3)
+        y = np.asarray(verify_data[1])[:VERIFY_WINDOWS, :seq_len] if isinstance(verify_data, tuple) else None
+        return x[:VERIFY_WINDOWS, :seq_len], y, \
+            f"the windows passed as verify_data ({min(len(x), VERIFY_WINDOWS)})"
+    if data is not None and data.arrays:
+        for split in ("test", "validation", "train"):
+            if split in data.arrays:
+                x, y = data.arrays[split]
+                return x[:VERIFY_WINDOWS], (y[:VERIFY_WINDOWS] if split != "train" else None), \
+                    f"the run's {split} split ({len(x[:VERIFY_WINDOWS])} windows of {seq_len} tokens)"
     vocab = int(model.output_shape[-1])
     x = np.random.default_rng(0).integers(0, vocab, size=(16, seq_len)).astype("int32")
-    return x, f"random token windows (16 of {seq_len} tokens; no real text was given)"
+    return x, None, f"random token windows (16 of {seq_len} tokens; no real text was given)"
+
+
+def _calibration_windows(data, representative_data, seq_len: int):
+    """Token windows to calibrate int8 activations on: given ones, else the run's training windows."""
+    import numpy as np
+
+    if representative_data is not None:
+        x = representative_data[0] if isinstance(representative_data, tuple) else representative_data
+        return np.asarray(x, dtype="int32")[:CALIBRATION_WINDOWS, :seq_len]
+    if data is None or not data.arrays or "train" not in data.arrays:
+        raise ValueError("quantize='int8' needs token windows to calibrate activations: export a language-model "
+                         "run directory (its training text is used) or pass representative_data=windows "
+                         "(an int array, (windows, seq_len))")
+    return np.asarray(data.arrays["train"][0][:CALIBRATION_WINDOWS], dtype="int32")
 
 
 def export_lm(
@@ -143,6 +182,9 @@ def export_lm(
     verify: bool = True,
     verify_data: Any = None,
     model_name: str | None = None,
+    representative_data: Any = None,
+    min_agreement: float | None = None,
+    keep_failing: bool = False,
 ):
     """Export a language model as a verified SavedModel and TFLite file, its tokenizer beside them.
 
@@ -150,8 +192,10 @@ def export_lm(
         model_or_run_dir: a language-model run directory, or a zoo `gpt` model.
         out_dir: the root of the export tree. Defaults to "exports".
         formats: "savedmodel", "tflite", or both. Defaults to both.
-        quantize: None, or "dynamic" and/or "float16": extra TFLite files
-            (reported, not held to the float32 tolerance). Defaults to None.
+        quantize: None, or one or more of "dynamic", "float16", "int8": extra
+            TFLite files, each held to the next-token agreement threshold; int8
+            keeps the attention and normalization in float if it must (see
+            `export.int8`). Defaults to None.
         seq_len: the window length of the signature. Defaults to the run's
             (128 for a bare model), at most the model's context.
         tokenizer: for a bare model: a `Tokenizer` or a folder holding one.
@@ -161,6 +205,12 @@ def export_lm(
         verify: reload and compare every artifact. Defaults to True.
         verify_data: token windows to verify on. Defaults to the run's test split.
         model_name: the model's folder name. Defaults to the zoo name.
+        representative_data: token windows to calibrate "int8" on. Defaults to
+            128 of the run's training windows.
+        min_agreement: the least next-token agreement a quantized file may
+            have. Defaults to 0.95.
+        keep_failing: write a quantized file outside its threshold (status
+            "kept") instead of stopping. Defaults to False.
 
     Returns:
         An `export.ExportResult`.
@@ -170,6 +220,7 @@ def export_lm(
             `seq_len` beyond the model's context.
         FileExistsError: the version exists and `overwrite` is False.
         export.VerificationError: a float32 artifact whose logits differ from Keras'.
+        export.FidelityError: a quantized file outside its threshold.
 
     Example:
     >>> import tempfile
@@ -186,15 +237,18 @@ def export_lm(
     formats = tuple(dict.fromkeys(_names(formats)))
     if not formats or any(f not in ("savedmodel", "tflite") for f in formats):
         raise ValueError(f"formats: a language model exports as savedmodel and/or tflite, got {formats!r}")
-    modes = tuple(q for q in _names(quantize) if q not in ("none", "float32"))
+    modes = tuple(dict.fromkeys(q for q in _names(quantize) if q not in ("none", "float32")))
     for q in modes:
-        if q not in ("dynamic", "float16"):
-            raise ValueError(f"quantize for a language model: 'dynamic' or 'float16', got {q!r} (int8 would "
-                             f"need activation calibration the logits do not survive)")
+        if q not in ("dynamic", "float16", "int8"):
+            raise ValueError(f"quantize for a language model: one or more of 'dynamic', 'float16', 'int8'; "
+                             f"got {q!r}")
     if modes and "tflite" not in formats:
         raise ValueError(f"quantize={','.join(modes)} applies to TFLite files; add 'tflite' to formats")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
         raise ValueError(f"version must be a positive int, got {version!r}")
+    from export.fidelity import threshold_for
+
+    threshold = threshold_for("causal_lm", min_agreement=min_agreement)
 
     from kerazoo.lm.generate import resolve_model_and_tokenizer
     from kerazoo.lm.model import context_length
@@ -223,13 +277,19 @@ def export_lm(
     if target.exists() and not overwrite:
         raise FileExistsError(f"export {str(target)!r} already exists; pass overwrite=True (--overwrite) to "
                               f"replace it, or another version")
-    x, x_note = _windows_for(run, tok, seq_len, model, verify_data) if verify else (None, "not verified")
+    text = _run_text(run, seq_len) if (verify and verify_data is None) or \
+        ("int8" in modes and representative_data is None) else None
+    windows = _calibration_windows(text, representative_data, seq_len) if "int8" in modes else None
+    x, labels, x_note = _windows_for(text, seq_len, model, verify_data) if verify else (None, None, "not verified")
+    from export.fidelity import Gate
+
+    gate = Gate(threshold, keep_failing=keep_failing)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=root))
     try:
         result = _build(model, tmp, name=name, version=version, formats=formats, modes=modes, seq_len=seq_len,
-                        tok=tok, run=run, x=x, x_note=x_note, Artifact=Artifact, ExportResult=ExportResult,
-                        VerificationError=VerificationError)
+                        tok=tok, run=run, x=x, labels=labels, x_note=x_note, windows=windows, gate=gate,
+                        Artifact=Artifact, ExportResult=ExportResult, VerificationError=VerificationError)
         if target.exists():
             old = target.with_name(f".replaced-{target.name}-{uuid.uuid4().hex[:8]}")
             os.rename(target, old)
@@ -244,13 +304,14 @@ def export_lm(
     return result
 
 
-def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run, x, x_note, Artifact,
-           ExportResult, VerificationError):
+def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run, x, labels, x_note, windows,
+           gate, Artifact, ExportResult, VerificationError):
     import hashlib
 
     import numpy as np
 
     from export.metadata import environment, file_info, write_metadata
+    from export.report import fidelity_report
     from export.savedmodel import float32_copy
     from export.tflite import convert_tflite, inspect_tflite, tflite_filename
 
@@ -272,18 +333,31 @@ def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run
         parts = [p for p in ("saved_model.pb", "variables", "assets", "fingerprint.pb") if (tmp / p).exists()]
         infos = [(p, file_info(tmp / p)) for p in parts]
         digest = hashlib.sha256("\n".join(f"{p}:{i['sha256']}" for p, i in infos).encode()).hexdigest()
-        v = _verify("savedmodel", tmp / "saved_model.pb", x, reference, "float32") if x is not None else None
+        v = _verify("savedmodel", tmp / "saved_model.pb", x, reference, "float32", labels) if x is not None else None
         check(Artifact("saved_model.pb", "savedmodel", "float32", bytes=sum(i["bytes"] for _, i in infos),
                        sha256=digest, verification=v))
+
+    def tflite(mode, content=None):
+        path = tmp / tflite_filename(mode)
+        path.write_bytes(convert_tflite(sm_dir, quantize=mode) if content is None else content)
+        details = inspect_tflite(path)
+        v = _verify("tflite", path, x, reference, mode or "float32", labels) if x is not None else None
+        return Artifact(path.name, "tflite", mode or "float32", ops=details["ops"],
+                        io={"inputs": details["inputs"], "outputs": details["outputs"]}, verification=v,
+                        **file_info(path))
+
     if "tflite" in formats:
         for mode in (None, *modes):
-            path = tmp / tflite_filename(mode)
-            path.write_bytes(convert_tflite(sm_dir, quantize=mode))
-            details = inspect_tflite(path)
-            v = _verify("tflite", path, x, reference, mode or "float32") if x is not None else None
-            check(Artifact(path.name, "tflite", mode or "float32", ops=details["ops"],
-                           io={"inputs": details["inputs"], "outputs": details["outputs"]}, verification=v,
-                           **file_info(path)))
+            if mode == "int8":
+                from export.int8 import int8_ladder
+
+                artifact = int8_ladder(sm_dir, tmp, model, windows, make=lambda c: tflite("int8", c), gate=gate,
+                                       done=artifacts, verified=x is not None)
+            else:
+                artifact = tflite(mode)
+                if mode is not None:
+                    gate.check(artifact, artifacts)
+            check(artifact)
     if not keep_savedmodel:
         shutil.rmtree(sm_dir)
     tok.save(tmp)
@@ -300,7 +374,10 @@ def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run
         "source": {"run": str(run.path), "metrics": run.metrics, "data": run.config.get("data")}
         if run is not None else {"model": model.name},
         "reference": "the Keras model", "verification_inputs": x_note,
-        "tolerances": TOLERANCES, "select_ops": False, "versions": environment(),
+        "tolerances": TOLERANCES, "select_ops": False,
+        "fidelity": {"threshold": gate.threshold, "keep_failing": gate.keep_failing,
+                     "report": fidelity_report(artifacts)},
+        "versions": environment(),
         "artifacts": [a.to_dict() for a in artifacts],
     }
     write_metadata(tmp, metadata)

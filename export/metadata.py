@@ -3,7 +3,8 @@
 `metadata.json` says what the files are and how to feed them: the model's name
 and config, the input's name, shape and dtype, the outputs, class names, the
 preprocessing the model does itself, versions, and per artifact its size,
-SHA-256, ops (TFLite) and verification figures.
+SHA-256, ops (TFLite), verification figures and, for int8, what was kept in
+float; `fidelity` holds the threshold and the report table's rows.
 """
 
 from __future__ import annotations
@@ -96,15 +97,6 @@ def _size(n: int) -> str:
     return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
 
 
-def _figure(v: dict | None) -> tuple[str, str, str]:
-    if not v:
-        return "-", "-", "not verified"
-    diff = "-" if v.get("max_abs_diff") is None else f"{v['max_abs_diff']:.2g}"
-    agree = "-" if v.get("top1_agreement") is None else f"{100 * v['top1_agreement']:.2f}%"
-    status = v["status"] + (f" (tol {v['tolerance']:g})" if v.get("tolerance") is not None else "")
-    return diff, agree, status
-
-
 def model_card(metadata: dict) -> str:
     """A short human-readable model card in Markdown, from `metadata.json`'s content.
 
@@ -134,16 +126,36 @@ def model_card(metadata: dict) -> str:
     if metrics:
         lines += ["## Test metrics of the Keras model", "",
                   ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())), ""]
-    lines += ["## Artifacts", "", "| file | format | precision | size | max abs diff | top-1 agreement | check |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for a in metadata.get("artifacts", []):
-        diff, agree, status = _figure(a.get("verification"))
-        lines.append(f"| `{a['file']}` | {a['format']} | {a['precision']} | {_size(a['bytes'])} | "
-                     f"{diff} | {agree} | {status} |")
-    lines += ["", "Figures compare each file, reloaded by its real consumer, with the Keras model "
-              f"on {metadata.get('verification_inputs', 'real inputs')}.",
-              "Quantized files (dynamic, int8) are reported, not held to a tolerance: "
-              "check their agreement before shipping.", ""]
+    artifacts = metadata.get("artifacts", [])
+    fidelity = metadata.get("fidelity") or {}
+    rows = fidelity.get("report") or []
+    from export.report import render_markdown
+
+    lines += ["## Artifacts", "", render_markdown(rows), "",
+              "Figures compare each file, reloaded by its real consumer, with the Keras model "
+              f"on {metadata.get('verification_inputs', 'real inputs')}."]
+    t = fidelity.get("threshold")
+    if t:
+        bound = f"at least {100 * t['min']:g}%" if "min" in t else f"at most {100 * t['max']:g}%"
+        kept = any(r.get("status") == "kept" for r in rows)
+        lines.append(f"Quantized files (dynamic, float16, int8) must have a {t['label']} of {bound}; "
+                     + ("one outside it was kept because the export was asked to (`--keep-failing`)." if kept
+                        else "each one here does."))
+    lines.append("")
+    for a in artifacts:
+        q = a.get("quantization")
+        if not q:
+            continue
+        kept = ", ".join(q["float_layers"]) if q["float_layers"] else "nothing (every op is int8)"
+        ops = f" ({q['float_ops']} ops)" if q.get("float_ops") else ""
+        lines += [f"## How `{a['file']}` was quantized", "", f"Recipe: {q['recipe']}. Kept in float: {kept}{ops}.", ""]
+        if len(q.get("attempts", [])) > 1:
+            lines += ["| recipe tried | fidelity | size |", "| --- | --- | --- |"]
+            for t in q["attempts"]:
+                value = t.get("relative_error", t.get("top1_agreement"))
+                lines.append(f"| {t['recipe']} | {'-' if value is None else f'{100 * value:.2f}%'} | "
+                             f"{_size(t['bytes'])} |")
+            lines.append("")
     lines += ["## Loading", "", "```python",
               "import tensorflow as tf  # SavedModel (TensorFlow Serving loads this folder too)",
               "serve = tf.saved_model.load(FOLDER).signatures['serving_default']",

@@ -100,21 +100,27 @@ def run_onnx(path: str | os.PathLike, x) -> dict:
     >>> run_onnx(os.path.join(folder, "model.onnx"), np.zeros((5, 4), "float32"))["probabilities"].shape
     (5, 3)
     """
+    return onnx_runner(path)(x)
+
+
+def onnx_runner(path: str | os.PathLike):
+    """A function `x -> outputs` over an ONNX file, its onnxruntime session built once (see `run_onnx`)."""
     import numpy as np
     import onnxruntime
 
     session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
     (inp,) = session.get_inputs()
     names = [o.name for o in session.get_outputs()]
-    x = np.asarray(x)
-    if "int" in inp.type:
-        x = x.astype("int32")
-    else:
-        x = x.astype("float32")
-    return dict(zip(names, session.run(names, {inp.name: x})))
+
+    def run(x) -> dict:
+        x = np.asarray(x).astype("int32" if "int" in inp.type else "float32")
+        return dict(zip(names, session.run(names, {inp.name: x})))
+
+    return run
 
 
-def verify_onnx(path: str | os.PathLike, x, reference, *, task: str = "multiclass"):
+def verify_onnx(path: str | os.PathLike, x, reference, *, task: str = "multiclass", labels=None,
+                latency: bool = True):
     """Run an ONNX file in onnxruntime and compare its outputs with Keras' (float32 tolerance).
 
     Args:
@@ -122,6 +128,8 @@ def verify_onnx(path: str | os.PathLike, x, reference, *, task: str = "multiclas
         x: an array of real inputs.
         reference: the Keras model's outputs on `x`.
         task: the model's task. Defaults to "multiclass".
+        labels: the true labels of the first `len(labels)` inputs. Defaults to None.
+        latency: time single-example calls. Defaults to True.
 
     Returns:
         A `Verification` (consumer `onnxruntime.InferenceSession`).
@@ -139,13 +147,16 @@ def verify_onnx(path: str | os.PathLike, x, reference, *, task: str = "multiclas
     >>> verify_onnx(os.path.join(folder, "model.onnx"), x, model.predict(x, verbose=0)).status
     'ok'
     """
-    from export.verify import Verification, _judge
+    from export.verify import Verification, _judge, latency_ms
 
     result = Verification(artifact=os.path.basename(os.fspath(path)), consumer="onnxruntime.InferenceSession",
                           precision="float32")
     try:
-        outputs = run_onnx(path, x)
+        run = onnx_runner(path)
+        outputs = run(x)
     except Exception as err:
         result.status, result.note = "failed", f"does not run: {str(err).splitlines()[0][:300]}"
         return result
-    return _judge(result, reference, outputs, task)
+    if latency:
+        result.latency_ms = latency_ms(run, x)
+    return _judge(result, reference, outputs, task, labels)

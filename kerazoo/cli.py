@@ -494,23 +494,35 @@ def _check_same_task(run_spec, spec, source: str | None) -> None:
 def cmd_export(args) -> int:
     import warnings
 
-    from export import export_model  # lazily: kerazoo never imports export at module level
+    # lazily: kerazoo never imports export at module level
+    from export import FidelityError, export_model
+    from export.report import fidelity_report, render_table
 
+    gate = dict(min_agreement=args.min_agreement, keep_failing=args.keep_failing)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        if (Path(args.run_dir) / "tokenizer.json").exists():  # a language model: logits, tokenizer beside
-            from export.lm import export_lm
+        try:
+            if (Path(args.run_dir) / "tokenizer.json").exists():  # a language model: logits, tokenizer beside
+                from export.lm import export_lm
 
-            result = export_lm(args.run_dir, args.out, formats=args.format, quantize=args.quantize,
-                               version=args.version, overwrite=args.overwrite, verify=args.verify,
-                               model_name=args.name)
-        else:
-            result = export_model(args.run_dir, args.out, formats=args.format, quantize=args.quantize,
-                                  version=args.version, overwrite=args.overwrite, int8_io=args.int8_io,
-                                  select_ops=args.select_ops, verify=args.verify, model_name=args.name)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            print(f"kerazoo: warning: {w.message}", file=sys.stderr)
+                if args.max_relative_error is not None:
+                    raise UsageError("export: --max-relative-error applies to regression models; a language "
+                                     "model's quantized files are held to --min-agreement (next-token agreement)")
+                result = export_lm(args.run_dir, args.out, formats=args.format, quantize=args.quantize,
+                                   version=args.version, overwrite=args.overwrite, verify=args.verify,
+                                   model_name=args.name, **gate)
+            else:
+                result = export_model(args.run_dir, args.out, formats=args.format, quantize=args.quantize,
+                                      version=args.version, overwrite=args.overwrite, int8_io=args.int8_io,
+                                      select_ops=args.select_ops, verify=args.verify, model_name=args.name,
+                                      max_relative_error=args.max_relative_error, **gate)
+        except FidelityError as err:  # the figures first, then the one-line error (exit 1)
+            print(render_table(fidelity_report(err.artifacts)))
+            raise
+        finally:
+            for w in caught:
+                if issubclass(w.category, UserWarning):
+                    print(f"kerazoo: warning: {w.message}", file=sys.stderr)
     print(result.table())
     print(f"\nexported to {result.path}")
     return EXIT_OK
@@ -839,6 +851,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing version")
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="skip reloading and comparing each artifact with the Keras model")
+    p.add_argument("--min-agreement", type=float, metavar="SHARE",
+                   help="least top-1 (language model: next-token) agreement with Keras a quantized file may have "
+                        "(default 0.98; 0.95 for a language model)")
+    p.add_argument("--max-relative-error", type=float, metavar="SHARE",
+                   help="largest relative error a regression model's quantized file may have (default 0.02)")
+    p.add_argument("--keep-failing", action="store_true",
+                   help="write a quantized file outside its threshold (marked 'kept') instead of stopping with exit 1")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("tune", help="run a KerasTuner search job (YAML): resumable, distributable")

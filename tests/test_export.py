@@ -110,11 +110,16 @@ def test_each_tflite_mode_is_reloaded_by_litert_and_verified(exported, trained, 
     assert recorded.consumer == "ai_edge_litert.interpreter.Interpreter"
     assert recorded.precision == (mode or "float32") and recorded.examples == 360
     assert recorded.max_abs_diff == pytest.approx(diff, abs=1e-6) and recorded.top1_agreement == agree
-    if mode in (None, "float16"):
-        assert recorded.status == "ok" and diff <= recorded.tolerance
-    else:
-        assert recorded.status == "reported" and recorded.tolerance is None
+    if mode is None:
+        assert recorded.status == "ok" and diff <= recorded.tolerance and recorded.threshold is None
+    else:  # quantized files are held to the classification threshold, not to an element-wise tolerance
+        assert recorded.status == "ok" and recorded.tolerance is None
+        assert recorded.threshold == {"metric": "top1_agreement", "min": 0.98, "label": "top-1 agreement"}
     assert agree >= 0.98
+    assert recorded.held_out["metric"] == "accuracy" and recorded.held_out["examples"] == 360
+    assert recorded.held_out["keras"] == float((trained.reference.argmax(-1) == trained.data.arrays["test"][1]).mean())
+    assert abs(recorded.held_out["value"] - recorded.held_out["keras"]) <= 0.01
+    assert recorded.latency_ms > 0
     assert not [op for op in tflite_ops(file) if op.startswith("Flex")]  # builtin ops only
 
 
@@ -148,7 +153,7 @@ def test_metadata_and_model_card(exported):
         if name.endswith(".tflite"):
             assert a["bytes"] == (exported.path / name).stat().st_size
     card = (exported.path / "MODEL_CARD.md").read_text()
-    assert card.startswith("# cnn, version 1") and "| `model_int8.tflite` | tflite | int8 |" in card
+    assert card.startswith("# cnn, version 1") and "| `model_int8.tflite` | int8 | " in card
 
 
 def test_versions_count_up_and_an_existing_version_is_not_overwritten(tmp_path):
@@ -349,7 +354,11 @@ def test_cli_export(trained, tmp_path):
     res = kerazoo("export", str(trained.run_dir), "--format", "tflite", "--quantize", "float16",
                   "--out", str(tmp_path), "--version", "3")
     assert res.returncode == 0, res.stderr
-    assert "model_float16.tflite  float16" in res.stdout and "ok (tol 0.02)" in res.stdout
+    assert "model_float16.tflite  float16" in res.stdout and "ok (>= 98%)" in res.stdout
+    header = next(line for line in res.stdout.splitlines() if line.startswith("artifact"))
+    assert header.split() == ["artifact", "precision", "size", "max", "|diff|", "agreement", "held-out", "accuracy",
+                              "latency", "check"]
+    assert res.stdout.startswith("Keras model: held-out accuracy ") and " ms " in res.stdout
     assert f"exported to {tmp_path / 'cnn' / '3'}" in res.stdout
     assert (tmp_path / "cnn" / "3" / "model_float16.tflite").exists()
     res = kerazoo("export", str(trained.run_dir), "--format", "tflite", "--out", str(tmp_path), "--version", "3")

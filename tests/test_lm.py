@@ -309,7 +309,8 @@ def test_exported_gpt_logits_match_the_keras_model(run_dir, tmp_path):
 
     result = export_lm(run_dir, tmp_path, quantize="dynamic")
     assert [a.file for a in result.artifacts] == ["saved_model.pb", "model.tflite", "model_dynamic.tflite"]
-    assert [a.verification.status for a in result.artifacts] == ["ok", "ok", "reported"]
+    assert [a.verification.status for a in result.artifacts] == ["ok", "ok", "ok"]
+    assert result["model_dynamic.tflite"].verification.threshold["label"] == "next-token agreement"
     assert result["model.tflite"].verification.top1_agreement == 1.0
     assert not any(op.startswith("Flex") for op in result["model.tflite"].ops)
     assert result.metadata["outputs"]["logits"]["shape"] == [None, 32, 256]
@@ -321,6 +322,34 @@ def test_exported_gpt_logits_match_the_keras_model(run_dir, tmp_path):
     np.testing.assert_allclose(run_savedmodel(result.path, x)["logits"], keras_logits, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(run_tflite(result.path / "model.tflite", x)["logits"], keras_logits,
                                atol=1e-4, rtol=1e-4)
+
+
+def test_gpt_int8_is_written_and_held_to_next_token_agreement_on_held_out_text(run_dir, tmp_path):
+    from export.lm import export_lm
+    from export.verify import run_tflite
+
+    result = export_lm(run_dir, tmp_path, formats="tflite", quantize="int8")
+    int8 = result["model_int8.tflite"]
+    v = int8.verification
+    assert v.status == "ok" and v.top1_agreement >= 0.95 and v.threshold["label"] == "next-token agreement"
+    assert v.held_out["metric"] == "next-token accuracy" and abs(v.held_out["value"] - v.held_out["keras"]) <= 0.01
+    assert result.metadata["verification_inputs"].startswith("the run's test split")
+    assert int8.quantization["attempts"][0]["recipe"] == "all int8"  # this tiny gpt passes as all int8
+    from ai_edge_litert.interpreter import Interpreter
+
+    dtypes = {d["dtype"] for d in Interpreter(model_path=str(result.path / "model_int8.tflite")).get_tensor_details()}
+    assert np.int8 in dtypes and not [op for op in int8.ops if op.startswith("Flex")]
+    x = np.random.default_rng(1).integers(0, 256, size=(2, 32)).astype("int32")
+    logits = run_tflite(result.path / "model_int8.tflite", x)["logits"]
+    assert logits.shape == (2, 32, 256) and logits.dtype == np.float32
+
+
+def test_gpt_int8_of_a_bare_model_needs_calibration_windows(tmp_path):
+    from export.lm import export_lm
+
+    with pytest.raises(ValueError, match=r"quantize='int8' needs token windows to calibrate activations"):
+        export_lm(build("gpt-nano", **TINY), tmp_path / "out", quantize="int8", seq_len=16)
+    assert not (tmp_path / "out").exists()
 
 
 # -- the package -----------------------------------------------------------------------------------
