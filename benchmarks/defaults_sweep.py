@@ -74,9 +74,9 @@ def _digits_subset(n, seed):
     return load_data((x, y), test_data=test, seed=seed, kind="image", value_range=(0, 16), name=f"digits{n}")
 
 
-def budgets(seeds):
+def budgets(seeds, models=IMAGE_FAMILIES):
     rows = []
-    for name in IMAGE_FAMILIES:
+    for name in models:
         for n, epochs_list in (("all", ("auto", 5, 10, 30)), (200, ("auto", 10, 30)), (50, ("auto", 10, 30))):
             for epochs in epochs_list:
                 scores, ran, secs = [], [], []
@@ -229,14 +229,23 @@ def main(argv=None) -> int:
     parser.add_argument("--section", choices=SECTIONS, action="append",
                         help="run only this section (repeatable); the saved others are kept")
     parser.add_argument("--seeds", type=int, nargs="+", help="override every section's seeds")
+    parser.add_argument("--models", nargs="+", choices=IMAGE_FAMILIES,
+                        help="budgets: only these families; their saved rows are replaced, the others kept")
     args = parser.parse_args(argv)
     result = load(NAME)["result"] if (RESULTS / f"{NAME}.json").exists() else {}
     for section in args.section or SECTIONS:
         start = time.perf_counter()
-        rows = globals()[section](tuple(args.seeds) if args.seeds else SEEDS[section])
-        result[section] = {"rows": rows, "seconds": round(time.perf_counter() - start),
-                           "command": " ".join(["python", "benchmarks/defaults_sweep.py", *sys.argv[1:]]),
-                           "date": time.strftime("%Y-%m-%d")}
+        seeds = tuple(args.seeds) if args.seeds else SEEDS[section]
+        if section == "budgets" and args.models:
+            rows = budgets(seeds, models=args.models)
+            kept = [row for row in result.get(section, {}).get("rows", []) if row["model"] not in args.models]
+            rows = sorted(kept + rows, key=lambda row: IMAGE_FAMILIES.index(row["model"]))
+        else:
+            rows = globals()[section](seeds)
+        run = {"command": " ".join(["python", "benchmarks/defaults_sweep.py", *sys.argv[1:]]),
+               "date": time.strftime("%Y-%m-%d")}
+        earlier = result.get(section, {}).get("runs", []) if section == "budgets" and args.models else []
+        result[section] = {"rows": rows, "seconds": round(time.perf_counter() - start), "runs": [*earlier, run]}
     save(NAME, result, note="cores shared with other jobs while measuring: the seconds are not timings")
     return 0
 
@@ -291,7 +300,7 @@ def render(saved: dict) -> str:
                 f"{_pct(row['min'])} |" for row in r["transfer"]["rows"]]
         out.append("")
     seeds = {section: len(r[section]["rows"][0]["seeds"]) for section in r if r[section]["rows"]}
-    commands = sorted({(r[s].get("date", saved["date"]), r[s].get("command", saved["command"])) for s in r})
+    commands = sorted({(run["date"], run["command"]) for s in r for run in r[s]["runs"]})
     out.append("Means over seeds (" + ", ".join(f"{k}: {v}" for k, v in seeds.items()) + "); measured with " +
                "; ".join(f"`{command}` ({date})" for date, command in commands) + ".")
     return "\n".join(out)

@@ -44,14 +44,15 @@ def auto_epochs(steps_per_epoch: int | None, *, min_epochs: int = MIN_EPOCHS, mi
     return max(min_epochs, math.ceil(min_steps / steps_per_epoch))
 
 
-def resolve_epochs(epochs, steps_per_epoch: int | None, *, registered: int | None = None) -> tuple[int, str]:
+def resolve_epochs(epochs, steps_per_epoch: int | None, *, training: dict | None = None) -> tuple[int, str]:
     """The number of epochs to train, and a note saying how `"auto"` chose it ("" otherwise).
 
     Args:
         epochs: a positive int, or `"auto"`.
         steps_per_epoch: batches in one epoch, or None when unknown.
-        registered: the model's own default epochs (`register(training=...)`),
-            which `"auto"` takes when it is set.
+        training: the model's own training defaults (`register(training=...)`):
+            `"auto"` takes its `epochs` when set, else applies its
+            `min_epochs` and `min_steps` in place of 10 and 300.
 
     Returns:
         `(epochs, note)`.
@@ -62,19 +63,24 @@ def resolve_epochs(epochs, steps_per_epoch: int | None, *, registered: int | Non
     Example:
     >>> resolve_epochs("auto", 2)
     (150, "epochs='auto': 150 epochs of 2 steps (at least 10 epochs and 300 steps)")
-    >>> resolve_epochs(8, 2), resolve_epochs("auto", 40, registered=12)[0]
+    >>> resolve_epochs(8, 2), resolve_epochs("auto", 40, training={"epochs": 12})[0]
     ((8, ''), 12)
+    >>> resolve_epochs("auto", 41, training={"min_epochs": 30})
+    (30, "epochs='auto': 30 epochs of 41 steps (at least 30 epochs and 300 steps)")
     >>> resolve_epochs(0, 2)
     Traceback (most recent call last):
     ...
     ValueError: epochs must be a positive int or 'auto', got 0
     """
     if epochs == "auto":
-        if registered:
-            return registered, f"epochs='auto': the model's own default, {registered} epochs"
-        n = auto_epochs(steps_per_epoch)
+        training = training or {}
+        if training.get("epochs"):
+            return training["epochs"], f"epochs='auto': the model's own default, {training['epochs']} epochs"
+        least = {"min_epochs": training.get("min_epochs", MIN_EPOCHS), "min_steps": training.get("min_steps", MIN_STEPS)}
+        n = auto_epochs(steps_per_epoch, **least)
         steps = f"{steps_per_epoch} steps" if steps_per_epoch else "an unknown number of steps"
-        return n, f"epochs='auto': {n} epochs of {steps} (at least {MIN_EPOCHS} epochs and {MIN_STEPS} steps)"
+        return n, (f"epochs='auto': {n} epochs of {steps} (at least {least['min_epochs']} epochs and "
+                   f"{least['min_steps']} steps)")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int or 'auto', got {epochs!r}")
     return epochs, ""

@@ -179,7 +179,7 @@ def _lm_flags(args) -> list[str]:
 def cmd_train(args) -> int:
     if args.init or _lm_flags(args):
         return cmd_train_from_run(args)
-    from kerazoo.registry import get_entry
+    from kerazoo.registry import BUDGET_KEYS, get_entry
 
     if args.resume:
         _resume_config(args)  # --resume --out RUN: the run's own config.json, flags given beside it win
@@ -203,7 +203,7 @@ def cmd_train(args) -> int:
         if getattr(args, flag) is not None:
             compile_cfg[flag] = getattr(args, flag)
     for key, value in entry.training.items():  # the model's own defaults (gpt: its 15-minute budget)
-        if key != "epochs" and key not in compile_cfg:
+        if key not in BUDGET_KEYS and key not in compile_cfg:
             compile_cfg[key] = value
     fit_cfg = cfg.get("fit", {})
     epochs = _first(args.epochs, fit_cfg.get("epochs"), entry.training.get("epochs"), "auto")

@@ -25,7 +25,10 @@ log = logging.getLogger("kerazoo")
 
 ENTRY_POINT_GROUP = "kerazoo.models"
 #: What `register(training=...)` may set: the command line's defaults for one model.
-TRAINING_KEYS = ("epochs", "learning_rate", "warmup", "weight_decay", "clipnorm", "optimizer", "schedule")
+TRAINING_KEYS = ("epochs", "min_epochs", "min_steps", "learning_rate", "warmup", "weight_decay", "clipnorm",
+                 "optimizer", "schedule")
+#: The training keys that size the budget (`kerazoo.budget`), not `compile_model` arguments.
+BUDGET_KEYS = ("epochs", "min_epochs", "min_steps")
 
 
 @dataclass
@@ -104,9 +107,10 @@ def register(
         default_spec: what `build(name)` builds for when given no data.
             Defaults to 32x32x3 images in 10 classes.
         defaults: keyword arguments fixed for this name.
-        training: this model's training defaults: `epochs` (which `kerazoo
-            train` uses when neither the command line nor `--config` gives
-            it) and `compile_model`'s `learning_rate`, `warmup`,
+        training: this model's training defaults: `epochs` (what
+            `epochs="auto"` trains, in `fit` and `kerazoo train`), or
+            `min_epochs` / `min_steps` (the floors of the auto rule, in place
+            of 10 epochs and 300 steps), and `compile_model`'s `learning_rate`, `warmup`,
             `weight_decay`, `clipnorm`, `optimizer`, `schedule` (which `build`
             compiles with, and `kerazoo train` uses, unless told otherwise).
             Defaults to none.
@@ -415,6 +419,6 @@ def _build_in_scope(entry: ModelEntry, spec: DataSpec, kwargs: dict, info: dict,
     if compile:
         from kerazoo.train import compile_model
 
-        settings = {k: v for k, v in entry.training.items() if k != "epochs"}  # the model's own defaults
+        settings = {k: v for k, v in entry.training.items() if k not in BUDGET_KEYS}  # the model's own defaults
         compile_model(model, **{**settings, **(compile if isinstance(compile, dict) else {})})
     return model

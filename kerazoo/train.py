@@ -435,8 +435,7 @@ def fit(
         compile_model(model, task=data.spec.task)
     settings = dict(getattr(model, "_kerazoo_compile", {}))
     steps = int(data.train.cardinality())
-    epochs, note = budget.resolve_epochs(epochs, steps if steps > 0 else None,
-                                         registered=_registered_epochs(model))
+    epochs, note = budget.resolve_epochs(epochs, steps if steps > 0 else None, training=_registered_training(model))
     if note:
         log.info("kerazoo: %s", note)
     n_validation = len(data.arrays["validation"][0]) if data.arrays and "validation" in data.arrays else None
@@ -526,17 +525,17 @@ def fit(
                      epochs=epochs_run, seconds=seconds, run_dir=run_dir, model=model)
 
 
-def _registered_epochs(model) -> int | None:
-    """The epochs the model's registry entry declares (`register(training={"epochs": ...})`), if any."""
+def _registered_training(model) -> dict:
+    """The training defaults the model's registry entry declares (`register(training=...)`), if any."""
     name = (getattr(model, "_kerazoo", None) or {}).get("model")
     if not name:
-        return None
+        return {}
     from kerazoo.registry import get_entry
 
     try:
-        return get_entry(name).training.get("epochs")
+        return get_entry(name).training
     except KeyError:  # a model recorded under a name no longer registered
-        return None
+        return {}
 
 
 def _warn_if_inference_lags(model, data, history: dict, callbacks: list) -> None:
