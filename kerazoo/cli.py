@@ -492,14 +492,18 @@ def _check_same_task(run_spec, spec, source: str | None) -> None:
 
 
 def cmd_export(args) -> int:
+    import re
     import warnings
 
     # lazily: kerazoo never imports export at module level
     from export import FidelityError, export_model
     from export.report import fidelity_report, render_table
+    from kerazoo._console import native_stderr_filtered
 
     gate = dict(min_agreement=args.min_agreement, keep_failing=args.keep_failing)
-    with warnings.catch_warnings(record=True) as caught:
+    litert_note = re.compile(r"^INFO: Created TensorFlow Lite \w+ delegate for CPU\.\n?", re.M)  # on every load
+    with warnings.catch_warnings(record=True) as caught, \
+            native_stderr_filtered(keep=lambda text: litert_note.sub("", text)):
         warnings.simplefilter("always", UserWarning)
         try:
             if (Path(args.run_dir) / "tokenizer.json").exists():  # a language model: logits, tokenizer beside
