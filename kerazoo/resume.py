@@ -193,7 +193,7 @@ def diverged(guard: NaNGuard, run_dir: Path | None, history: dict, epochs: int) 
     message = f"training diverged: the loss became {loss} at {guard.where()} (of {epochs} epochs)"
     if run_dir is None:
         return TrainingDiverged(message + "; training stopped there")
-    from kerazoo import runs
+    from kerazoo import io, runs
 
     kept = checkpoint_epoch(run_dir)
     if kept:
@@ -202,7 +202,7 @@ def diverged(guard: NaNGuard, run_dir: Path | None, history: dict, epochs: int) 
     else:
         note = "no epoch finished, so there is no checkpoint; lower the learning rate and train again"
     runs.write_history(run_dir / "history.csv", history)
-    runs.write_json(run_dir / "metrics.json", {"epochs": len(next(iter(history.values()), [])),
+    io.write_json(run_dir / "metrics.json", {"epochs": len(next(iter(history.values()), [])),
                                                "failed": message, "diverged": {"epoch": epoch + 1,
                                                                                "step": step + 1}})
     runs.finish_run(run_dir, status="failed", reason=message)

@@ -14,66 +14,24 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerazoo.io import atomic_write, write_json
 from kerazoo.spec import DataSpec
 
-__all__ = ["load_run", "load_model", "Run", "new_run_dir", "write_json", "finish_run", "versions"]
+__all__ = ["load_run", "load_model", "Run", "new_run_dir", "finish_run", "versions", "save_model",
+           "write_history", "read_history"]
 
 MANIFEST = "manifest.json"
 RUN_FILES = ("config.json", "history.csv", "metrics.json", "model.keras")
 
 
-def _atomic(path: Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON atomically (a temporary file renamed into place).
-
-    Example:
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.json"
-    >>> write_json(p, {"a": (1, 2)}); json.loads(p.read_text())
-    {'a': [1, 2]}
-    """
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, default=_jsonable)
-            f.write("\n")
-
-    _atomic(Path(path), write)
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
-
-
 def save_model(model, path: str | os.PathLike) -> None:
     """Save a Keras model as `.keras`, atomically."""
-    _atomic(Path(path), lambda tmp: model.save(_keras_name(tmp)) or os.replace(_keras_name(tmp), tmp))
+    atomic_write(path, lambda tmp: model.save(_keras_name(tmp)) or os.replace(_keras_name(tmp), tmp))
 
 
 def _keras_name(tmp: str) -> str:
@@ -92,7 +50,7 @@ def write_history(path: str | os.PathLike, history: dict) -> None:
             for i, row in enumerate(rows):
                 w.writerow([i, *(f"{float(v):.6g}" for v in row)])
 
-    _atomic(Path(path), write)
+    atomic_write(path, write)
 
 
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:

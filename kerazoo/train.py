@@ -10,7 +10,7 @@ from typing import Any
 
 import keras
 
-from kerazoo import budget, objectives, runs
+from kerazoo import budget, io, objectives, runs
 from kerazoo._console import progress_verbose
 from kerazoo.distribute import distribution_info, is_chief
 from kerazoo.runlock import holds_run_dir
@@ -464,7 +464,7 @@ def fit(
         resumed = resume.checkpoint_epoch(run_dir)  # a killed run's last finished epoch: continue there
         earlier = resume.history_before(run_dir / "history.csv", resumed or 0)
         info = getattr(model, "_kerazoo", {}) or {}
-        runs.write_json(run_dir / "config.json", {
+        io.write_json(run_dir / "config.json", {
             "model": info.get("model", model.name), "overrides": info.get("overrides", {}),
             "config": info.get("config", {}), "spec": data.spec.to_dict(),
             "data": {"source": data.source,
@@ -517,7 +517,7 @@ def fit(
         metrics["resumed_at_epoch"] = resumed
     if run_dir is not None:
         runs.write_history(run_dir / "history.csv", hist)
-        runs.write_json(run_dir / "metrics.json", metrics)
+        io.write_json(run_dir / "metrics.json", metrics)
         runs.save_model(model, run_dir / "model.keras")
         runs.finish_run(run_dir)
         resume.remove_checkpoint(run_dir)  # the run is complete: nothing left to resume

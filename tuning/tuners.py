@@ -23,10 +23,10 @@ import json
 import math
 import os
 import time
-from typing import Any
 
 import keras_tuner as kt
 
+from kerazoo.io import write_json
 from tuning import TUNERS
 
 __all__ = ["TUNERS", "make_oracle", "make_tuner", "oracle_seed", "ZooTuner"]
@@ -65,12 +65,6 @@ def oracle_seed(seed: int | None) -> int | None:
     return None if seed is None else int(seed) + 1
 
 
-def _atomic_json(path: str, obj: Any) -> None:
-    from kerazoo.runs import write_json
-
-    write_json(path, obj)
-
-
 class _ZooOracle:
     """Mixin for KerasTuner oracles: atomic state files, trial bookkeeping, repair on reload."""
 
@@ -103,10 +97,10 @@ class _ZooOracle:
         self.zoo_trials = dict(state.get("zoo_trials", {}))
 
     def save(self):
-        _atomic_json(self._get_oracle_fname(), self.get_state())
+        write_json(self._get_oracle_fname(), self.get_state())
 
     def _save_trial(self, trial):
-        _atomic_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
+        write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
 
     def reload(self):
         super().reload()
@@ -239,7 +233,7 @@ class ZooTuner(kt.Tuner):
     def save(self):
         if not self._is_worker():
             self.oracle.save()
-        _atomic_json(self._get_tuner_fname(), self.get_state())
+        write_json(self._get_tuner_fname(), self.get_state())
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         if not self.isolate_trials:

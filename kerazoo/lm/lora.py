@@ -185,7 +185,7 @@ def save_adapter(model, path: str | os.PathLike) -> list[Path]:
     >>> [p.name for p in save_adapter(model, tempfile.mkdtemp())]
     ['adapter.npz', 'adapter.json']
     """
-    from kerazoo.runs import _atomic, write_json
+    from kerazoo.io import atomic_write, write_json
 
     info = getattr(model, "_kerazoo_lora", None)
     weights = _adapter_weights(model)
@@ -198,7 +198,7 @@ def save_adapter(model, path: str | os.PathLike) -> list[Path]:
         with open(tmp, "wb") as f:
             np.savez(f, **weights)
 
-    _atomic(folder / ADAPTER_FILE, write)
+    atomic_write(folder / ADAPTER_FILE, write)
     base = (getattr(model, "_kerazoo", None) or {})
     write_json(folder / ADAPTER_CONFIG, {**info, "model": base.get("model"), "config": base.get("config"),
                                          "parameters": int(sum(w.size for w in weights.values()))})
