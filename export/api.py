@@ -416,7 +416,7 @@ def export_model(
 
     Raises:
         ValueError: a bad option, an unknown format or quantize mode, or "int8"
-            without representative data; `kerazoo.runs.RunError` for a bad run.
+            without representative data; `kerazoo.errors.RunError` for a bad run.
         FileExistsError: the version exists and `overwrite` is False.
         export.ConversionError: ops that TFLite's allowed op sets lack.
         export.VerificationError: a float artifact that differs from Keras.

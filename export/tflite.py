@@ -16,15 +16,13 @@ import tempfile
 import warnings
 from typing import Any
 
+from kerazoo.errors import ConversionError
+
 __all__ = ["convert_tflite", "tflite_ops", "inspect_tflite", "representative_inputs", "tflite_filename",
            "ConversionError", "QUANTIZE"]
 
 QUANTIZE = ("dynamic", "float16", "int8")
 REPRESENTATIVE_EXAMPLES = 300
-
-
-class ConversionError(RuntimeError):
-    """The TFLite converter could not convert the model with the ops allowed."""
 
 
 def tflite_filename(quantize: str | None = None) -> str:

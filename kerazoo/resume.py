@@ -21,14 +21,12 @@ from pathlib import Path
 
 import keras
 
+from kerazoo.errors import TrainingDiverged
+
 __all__ = ["NaNGuard", "RunBackup", "TrainingDiverged", "CHECKPOINT", "checkpoint_epoch", "history_before",
            "joined_history"]
 
 CHECKPOINT = "checkpoint"  # the folder inside a run directory
-
-
-class TrainingDiverged(RuntimeError):
-    """Training stopped on a NaN or infinite loss (the message says where)."""
 
 
 def checkpoint_epoch(run_dir: str | os.PathLike) -> int | None:

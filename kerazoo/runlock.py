@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from kerazoo.errors import RunDirInUse
 from kerazoo.io import make_dirs
 from kerazoo.runs import RunError
 
@@ -42,10 +43,6 @@ log = logging.getLogger("kerazoo")
 LOCK_NAME = ".kerazoo.lock"
 _held: dict[str, tuple[int, int, int]] = {}  # real path -> (thread id, depth, lock file descriptor)
 _guard = threading.Lock()
-
-
-class RunDirInUse(RunError):
-    """Another process (or thread) is writing this run directory."""
 
 
 def user_entries(path: str | os.PathLike) -> list[str]:

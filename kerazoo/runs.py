@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerazoo.errors import ModelFileError, RunError
 from kerazoo.io import atomic_write, write_json
 from kerazoo.spec import DataSpec
 
@@ -120,10 +121,6 @@ def finish_run(run_dir: str | os.PathLike, status: str = "complete", reason: str
     return manifest
 
 
-class RunError(ValueError):
-    """A run directory that is missing, unfinished or damaged."""
-
-
 def check_run(run_dir: str | os.PathLike) -> dict:
     """The run's manifest, after checking every file it lists against its hash.
 
@@ -201,7 +198,7 @@ def load_run(path: str | os.PathLike, *, safe_mode: bool = True, load_model: boo
     >>> load_run("no/such/run")
     Traceback (most recent call last):
     ...
-    kerazoo.runs.RunError: no run directory at 'no/such/run'
+    kerazoo.errors.RunError: no run directory at 'no/such/run'
     """
     path = Path(path)
     check_run(path)
@@ -275,7 +272,3 @@ def _load_keras_file(path, *, safe_mode: bool):
                                  f"trust its source: --unsafe (safe_mode=False)") from None
         raise ModelFileError(f"{str(path)!r} is not a loadable .keras file ({type(err).__name__}: "
                              f"{text[:300]})") from None
-
-
-class ModelFileError(RunError):
-    """A `.keras` file that is damaged, not a Keras file, or refused by safe mode."""

@@ -402,8 +402,8 @@ def fit(
 
     Raises:
         ValueError: data whose shape or classes the model cannot take.
-        kerazoo.resume.TrainingDiverged: the loss became NaN (with `run_dir`).
-        kerazoo.runlock.RunDirInUse: another process is writing `run_dir`.
+        kerazoo.errors.TrainingDiverged: the loss became NaN (with `run_dir`).
+        kerazoo.errors.RunDirInUse: another process is writing `run_dir`.
 
     Example:
     >>> from kerazoo import build, load_data

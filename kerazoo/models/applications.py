@@ -15,6 +15,7 @@ import logging
 import os
 import re
 
+from kerazoo.errors import WeightsUnavailableError
 from kerazoo.models._common import BN_MOMENTUM, check_momentum, head
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
@@ -29,10 +30,6 @@ _TASKS = ("multiclass", "binary", "regression", "multilabel")
 _TAGS = ("image", "conv", "applications", "imagenet")
 _DEFAULT_SPEC = DataSpec((224, 224, 3), num_classes=10, kind="image", value_range=(0, 255))
 _SPACE = {"dropout": Float(0.0, 0.5, step=0.1), "pooling": Choice(["avg", "max"])}
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights that could not be downloaded (offline, or a failed transfer)."""
 
 
 def _weights_error(name: str, err: Exception) -> WeightsUnavailableError:
