@@ -245,7 +245,9 @@ def inspect_tflite(model: str | os.PathLike | bytes) -> dict:
             out[name] = info
         return out
 
-    return {"ops": sorted({op["op_name"] for op in interpreter._get_ops_details()}),
+    from kerazoo._compat import tflite_ops_details
+
+    return {"ops": sorted({op["op_name"] for op in tflite_ops_details(interpreter)}),
             "inputs": io(runner.get_input_details()), "outputs": io(runner.get_output_details())}
 
 

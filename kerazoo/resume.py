@@ -21,6 +21,7 @@ from pathlib import Path
 
 import keras
 
+from kerazoo._compat import check_backup_and_restore
 from kerazoo.errors import TrainingDiverged
 
 __all__ = ["NaNGuard", "RunBackup", "TrainingDiverged", "CHECKPOINT", "checkpoint_epoch", "history_before",
@@ -104,6 +105,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     def __init__(self, run_dir: str | os.PathLike, guard: NaNGuard | None = None):
         super().__init__(str(Path(run_dir) / CHECKPOINT), save_freq="epoch", delete_checkpoint=False)
+        check_backup_and_restore(self)  # the atomic save below overrides a private method of Keras'
         self.guard = guard
 
     def on_train_begin(self, logs=None):

@@ -11,6 +11,7 @@ from typing import Any
 import keras
 
 from kerazoo import budget, io, objectives, runs
+from kerazoo._compat import reset_initial_epoch
 from kerazoo._console import progress_verbose
 from kerazoo.distribute import distribution_info, is_chief
 from kerazoo.runlock import holds_run_dir
@@ -496,7 +497,7 @@ def fit(
             history = model.fit(train, validation_data=data.validation, epochs=epochs, callbacks=cbs,
                                 shuffle=False, verbose=progress_verbose(verbose))
     finally:
-        model._initial_epoch = None  # set by a restored checkpoint; a later fit starts afresh
+        reset_initial_epoch(model)  # set by a restored checkpoint; a later fit starts afresh
     seconds = time.perf_counter() - start
     hist = resume.joined_history(earlier, {k: [float(v) for v in vals] for k, vals in history.history.items()})
     epochs_run = len(next(iter(hist.values()), []))

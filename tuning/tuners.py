@@ -26,6 +26,7 @@ import time
 
 import keras_tuner as kt
 
+from kerazoo._compat import check_tuner_overrides, retry_queue, tuner_utils
 from kerazoo.io import write_json
 from tuning import TUNERS
 
@@ -105,17 +106,18 @@ class _ZooOracle:
     def reload(self):
         super().reload()
         ended = set(self.end_order)
-        for trial_id in list(self._retry_queue):  # finished, but killed before oracle.json was saved
+        retrying = retry_queue(self)
+        for trial_id in list(retrying):  # finished, but killed before oracle.json was saved
             trial = self.trials.get(trial_id)
             done = trial is not None and (trial.status == "FAILED" or (
                 trial.status == "COMPLETED" and trial.score is not None))
             if done:
-                self._retry_queue.remove(trial_id)
+                retrying.remove(trial_id)
                 if trial_id not in ended:
                     self.end_order.append(trial_id)
         for trial_id, trial in self.trials.items():  # started, but killed before oracle.json knew it
-            if trial.status in ("RUNNING", "IDLE") and trial_id not in self._retry_queue:
-                self._retry_queue.append(trial_id)
+            if trial.status in ("RUNNING", "IDLE") and trial_id not in retrying:
+                retrying.append(trial_id)
                 if trial_id not in self.start_order:
                     self.start_order.append(trial_id)
 
@@ -172,6 +174,9 @@ def make_oracle(
         oracle.max_trials = max_trials  # the base oracle stops creating trials past it
         return oracle
     return cls(max_trials=max_trials, **common)
+
+
+check_tuner_overrides()  # the methods ZooTuner and the oracles override or call are private to KerasTuner
 
 
 class ZooTuner(kt.Tuner):
@@ -247,11 +252,11 @@ class ZooTuner(kt.Tuner):
         import tempfile
 
         import keras
-        from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+
 
         hp = trial.hyperparameters
         callbacks = kwargs.get("callbacks") or []
-        checkpoint = next((c for c in callbacks if isinstance(c, SaveBestEpoch)), None)
+        checkpoint = next((c for c in callbacks if isinstance(c, tuner_utils().SaveBestEpoch)), None)
         board = next((c for c in callbacks if type(c).__name__ == "TensorBoard"), None)
         previous = hp.values.get("tuner/trial_id")
         spec = {

@@ -21,6 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from kerazoo._compat import (
+    attention_projections,
+    feedforward_projections,
+    flatten_layers,
+    self_attention,
+)
+
 __all__ = ["enable_lora", "prepare_finetune", "parameter_counts", "lora_layers", "save_adapter",
            "load_adapter", "merge_lora", "METHODS", "ADAPTER_FILE"]
 
@@ -43,10 +50,7 @@ def lora_layers(model, *, embedding: bool = False) -> dict:
     parts = gpt_layers(model)
     out = {}
     for block in parts["blocks"]:
-        attention = block._self_attention_layer
-        for sub in (attention._query_dense, attention._key_dense, attention._value_dense,
-                    attention._output_dense, block._feedforward_intermediate_dense,
-                    block._feedforward_output_dense):
+        for sub in (*attention_projections(self_attention(block)), *feedforward_projections(block)):
             out[sub.path] = sub
     if embedding:
         out[parts["embedding"].path] = parts["embedding"]
@@ -286,4 +290,4 @@ def merge_lora(model) -> Any:
 
 
 def _leaf_layers(model) -> list:
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)]
+    return flatten_layers(model, include_self=False)

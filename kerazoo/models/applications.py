@@ -33,12 +33,9 @@ _SPACE = {"dropout": Float(0.0, 0.5, step=0.1), "pooling": Choice(["avg", "max"]
 
 
 def _weights_error(name: str, err: Exception) -> WeightsUnavailableError:
-    try:
-        from keras.src.backend.config import keras_home  # where Keras caches downloads
+    from kerazoo._compat import keras_home  # where Keras caches downloads
 
-        home = os.path.join(os.path.expanduser(keras_home()), "models")
-    except ImportError:  # pragma: no cover (another Keras layout)
-        home = os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "models")
+    home = os.path.join(os.path.expanduser(keras_home()), "models")
     found = re.search(r"(https?://\S+?):", str(err))
     file = f"the file {found.group(1).rsplit('/', 1)[-1]} (from {found.group(1)})" if found else "the weights file"
     return WeightsUnavailableError(
