@@ -449,9 +449,9 @@ def export_model(
     if early and version is not None and (Path(out_dir) / early / str(version)).exists() and not overwrite:
         refuse_existing(Path(out_dir) / early / str(version))  # before loading TensorFlow and the model
     source = _load_source(model_or_run_dir)
-    from export.savedmodel import _check_single_input
+    from export.savedmodel import check_single_input
 
-    _check_single_input(source.model)
+    check_single_input(source.model)
     if int8_io and "float" not in str(source.model.inputs[0].dtype):
         raise ValueError(f"int8_io quantizes float inputs; this model takes {source.model.inputs[0].dtype}")
     name = model_name or source.name

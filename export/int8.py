@@ -138,9 +138,9 @@ def _nodes(names: dict, paths, *, skip_ops=()) -> list[str]:
 
 @contextlib.contextmanager
 def _quiet():
-    from export.tflite import _quiet_stderr
+    from export.tflite import quiet_stderr
 
-    with warnings.catch_warnings(), _quiet_stderr():
+    with warnings.catch_warnings(), quiet_stderr():
         warnings.simplefilter("ignore")  # the debugger builds tf.lite.Interpreter, which warns it is deprecated
         yield
 

@@ -93,7 +93,13 @@ def file_info(path: str | os.PathLike) -> dict:
     return {"bytes": size, "sha256": digest.hexdigest()}
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
+    """A byte count as KiB or MiB.
+
+    Example:
+    >>> human_size(1536), human_size(3 << 20)
+    ('1.5 KiB', '3.00 MiB')
+    """
     return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
 
 
@@ -154,7 +160,7 @@ def model_card(metadata: dict) -> str:
             for t in q["attempts"]:
                 value = t.get("relative_error", t.get("top1_agreement"))
                 lines.append(f"| {t['recipe']} | {'-' if value is None else f'{100 * value:.2f}%'} | "
-                             f"{_size(t['bytes'])} |")
+                             f"{human_size(t['bytes'])} |")
             lines.append("")
     lines += ["## Loading", "", "```python",
               "import tensorflow as tf  # SavedModel (TensorFlow Serving loads this folder too)",

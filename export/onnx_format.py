@@ -56,7 +56,7 @@ def convert_onnx(saved_model_dir: str | os.PathLike, path: str | os.PathLike, *,
     import tensorflow as tf
     import tf2onnx
 
-    from export.tflite import _quiet_stderr
+    from export.tflite import quiet_stderr
 
     loaded = tf.saved_model.load(os.fspath(saved_model_dir))  # kept alive: it owns the variables
     signature = loaded.signatures["serving_default"]
@@ -71,7 +71,7 @@ def convert_onnx(saved_model_dir: str | os.PathLike, path: str | os.PathLike, *,
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        with _quiet_stderr():
+        with quiet_stderr():
             tf2onnx.convert.from_function(serve, input_signature=input_signature, opset=opset,
                                           output_path=os.fspath(path))
     finally:
@@ -147,7 +147,7 @@ def verify_onnx(path: str | os.PathLike, x, reference, *, task: str = "multiclas
     >>> verify_onnx(os.path.join(folder, "model.onnx"), x, model.predict(x, verbose=0)).status
     'ok'
     """
-    from export.verify import Verification, _judge, latency_ms
+    from export.verify import Verification, judge_outputs, latency_ms
 
     result = Verification(artifact=os.path.basename(os.fspath(path)), consumer="onnxruntime.InferenceSession",
                           precision="float32")
@@ -159,4 +159,4 @@ def verify_onnx(path: str | os.PathLike, x, reference, *, task: str = "multiclas
         return result
     if latency:
         result.latency_ms = latency_ms(run, x)
-    return _judge(result, reference, outputs, task, labels)
+    return judge_outputs(result, reference, outputs, task, labels)

@@ -9,7 +9,7 @@ latency, the check, and for int8 the recipe and what was kept in float.
 
 from __future__ import annotations
 
-from export.metadata import _size
+from export.metadata import human_size
 from export.tflite import tflite_filename
 
 __all__ = ["fidelity_report", "render_table", "render_markdown"]
@@ -69,7 +69,7 @@ def _cells(rows: list[dict], *, share: str = "") -> tuple[list[str], list[tuple]
               f"held-out {keras['metric']}" if keras else "held-out", "latency", "check"]
     cells = []
     for r in rows:
-        size = _size(r["bytes"])
+        size = human_size(r["bytes"])
         if r.get("share_of_float32") is not None and r["artifact"] != tflite_filename(None):
             size += f" ({100 * r['share_of_float32']:.0f}%{share})"
         diff = "-" if r.get("max_abs_diff") is None else f"{r['max_abs_diff']:.2g}"

@@ -28,9 +28,9 @@ def model_task(model: Any) -> str:
     >>> model_task(build("mlp", input_shape=(4,), num_classes=3)), model_task(build("mlp", input_shape=(4,), task="regression"))
     ('multiclass', 'regression')
     """
-    from kerazoo.train import _task_of
+    from kerazoo.compiling import task_of
 
-    return _task_of(model)
+    return task_of(model)
 
 
 def output_names(task: str) -> tuple[str, ...]:
@@ -46,7 +46,13 @@ def output_names(task: str) -> tuple[str, ...]:
     return ("probabilities", "classes") if task in CLASSIFICATION else ("values",)
 
 
-def _check_single_input(model: Any) -> None:
+def check_single_input(model: Any) -> None:
+    """Refuse a model with several inputs or outputs, naming the counts (the exports take one of each).
+
+    Example:
+    >>> import keras
+    >>> check_single_input(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    """
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"export takes models with one input and one output; {model.name!r} has "
                          f"{len(model.inputs)} inputs and {len(model.outputs)} outputs")
@@ -77,7 +83,7 @@ def float32_copy(model: Any) -> Any:
     """
     import keras
 
-    from kerazoo._compat import flatten_layers
+    from kerazoo.compat import flatten_layers
 
     if all(not layer.dtype_policy.name.startswith("mixed") for layer in flatten_layers(model)):
         return model
@@ -138,7 +144,7 @@ def write_savedmodel(model: Any, path: str | os.PathLike, *, task: str | None = 
     import keras
     import tensorflow as tf
 
-    _check_single_input(model)
+    check_single_input(model)
     task = task or model_task(model)
     model = float32_copy(model)
     shape = (None, *tuple(model.inputs[0].shape[1:]))

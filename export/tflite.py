@@ -86,8 +86,16 @@ def representative_inputs(data: Any, *, limit: int = REPRESENTATIVE_EXAMPLES, in
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
-    """Silence the converter's C++ chatter (its Python exception carries the details)."""
+def quiet_stderr():
+    """Silence native code's writes to stderr inside the block (the converter's C++ chatter).
+
+    The converter's Python exception carries the details, so nothing is lost.
+
+    Example:
+    >>> import os
+    >>> with quiet_stderr():
+    ...     _ = os.write(2, b"not shown")
+    """
     try:
         fd = os.dup(2)
     except OSError:  # pragma: no cover  (no stderr to silence)
@@ -191,7 +199,7 @@ def convert_tflite(
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
     try:
-        with _quiet_stderr():
+        with quiet_stderr():
             return converter.convert()
     except Exception as err:
         message = str(err)
@@ -245,7 +253,7 @@ def inspect_tflite(model: str | os.PathLike | bytes) -> dict:
             out[name] = info
         return out
 
-    from kerazoo._compat import tflite_ops_details
+    from kerazoo.compat import tflite_ops_details
 
     return {"ops": sorted({op["op_name"] for op in tflite_ops_details(interpreter)}),
             "inputs": io(runner.get_input_details()), "outputs": io(runner.get_output_details())}

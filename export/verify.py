@@ -143,7 +143,17 @@ def held_out_score(task: str, labels, predicted) -> tuple[str, float] | None:
     return None
 
 
-def _judge(result: Verification, reference, outputs: dict, task: str, labels=None) -> Verification:
+def judge_outputs(result: Verification, reference, outputs: dict, task: str, labels=None) -> Verification:
+    """Fill `result` with an artifact's agreement with the Keras model's `reference` outputs.
+
+    Example:
+    >>> import numpy as np
+    >>> ref = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> found = Verification(artifact="model.tflite", consumer="LiteRT", precision="float32")
+    >>> judged = judge_outputs(found, ref, {"probabilities": ref + 1e-6, "classes": [0, 1]}, "multiclass")
+    >>> judged.top1_agreement, judged.status
+    (1.0, 'ok')
+    """
     import numpy as np
 
     ref = np.asarray(reference, dtype="float64")
@@ -353,7 +363,7 @@ def verify_savedmodel(path: str | os.PathLike, x, reference, *, task: str = "mul
         return result
     if latency:
         result.latency_ms = latency_ms(run, x)
-    return _judge(result, reference, outputs, task, labels)
+    return judge_outputs(result, reference, outputs, task, labels)
 
 
 def verify_tflite(path: str | os.PathLike, x, reference, *, task: str = "multiclass",
@@ -407,7 +417,7 @@ def verify_tflite(path: str | os.PathLike, x, reference, *, task: str = "multicl
         else:
             result.status, result.note = "failed", f"does not run: {str(err).splitlines()[0][:300]}"
         return result
-    return _judge(result, reference, outputs, task, labels)
+    return judge_outputs(result, reference, outputs, task, labels)
 
 
 def _safe_ops(fn, path) -> list[str]:

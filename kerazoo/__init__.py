@@ -10,9 +10,8 @@ True
 """
 
 import os as _os
-import sys as _sys
-import types as _types
 
+import kerazoo.models  # noqa: F401  (each family registers itself into the registry)
 from kerazoo._version import __version__
 from kerazoo.registry import build, describe, list_models, register
 from kerazoo.space import Bool, Choice, Float, Int
@@ -23,16 +22,16 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow C++ start-up c
 _LAZY = {
     "load_data": "kerazoo.data",
     "Data": "kerazoo.data",
-    "compile_model": "kerazoo.train",
+    "compile_model": "kerazoo.compiling",
     "fit": "kerazoo.train",
     "evaluate": "kerazoo.train",
     "FitResult": "kerazoo.train",
     "load_run": "kerazoo.runs",
     "load_model": "kerazoo.runs",
     "Run": "kerazoo.runs",
-    "finetune": "kerazoo.finetune",
-    "report": "kerazoo.report",
-    "cross_validate": "kerazoo.report",
+    "finetune": "kerazoo.transfer",
+    "report": "kerazoo.evaluation",
+    "cross_validate": "kerazoo.evaluation",
     "generate": "kerazoo.lm.generate",
 }
 
@@ -53,18 +52,3 @@ def __getattr__(name):
 def __dir__():
     return sorted(__all__)
 
-
-class _Package(_types.ModuleType):
-    """`kerazoo.finetune` and `kerazoo.report` are functions that share their module's name.
-
-    Importing a submodule sets the package attribute of its name to the module;
-    for a name of `_LAZY` that would hide the function, so it is left to `__getattr__`.
-    """
-
-    def __setattr__(self, name, value):
-        if name in _LAZY and isinstance(value, _types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package

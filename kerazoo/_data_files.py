@@ -87,7 +87,7 @@ def load_image_folder(
     >>> x.shape, x.dtype.name
     (TensorShape([4, 16, 16, 3]), 'float32')
     """
-    from kerazoo.data import Data, _split
+    from kerazoo.data import Data, split_arrays
     from kerazoo.spec import DataSpec
 
     root = os.fspath(path)
@@ -107,7 +107,7 @@ def load_image_folder(
     rest = (files, labels)
     for split, share in (("test", test_split), ("validation", validation_split)):
         if share:
-            rest_x, held_x, rest_y, held_y = _split(*rest, share, seed=seed, stratify=True,
+            rest_x, held_x, rest_y, held_y = split_arrays(*rest, share, seed=seed, stratify=True,
                                                     name=name, split=split)
             splits[split] = (held_x, held_y)
             rest = (rest_x, rest_y)

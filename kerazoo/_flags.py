@@ -17,7 +17,7 @@ from kerazoo.errors import FlagError
 
 __all__ = ["FlagError", "check_flags", "OPTIMIZERS", "SCHEDULES", "AUGMENT_PRESETS"]
 
-#: The same names as `kerazoo.train.OPTIMIZERS`, `SCHEDULES` and `kerazoo.augment.PRESET_NAMES`
+#: The same names as `kerazoo.compiling.OPTIMIZERS`, `SCHEDULES` and `kerazoo.augment.PRESET_NAMES`
 #: (those modules import Keras; a test keeps the lists equal).
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "linear", "constant")

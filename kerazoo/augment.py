@@ -224,7 +224,7 @@ class Augmenter:
     @property
     def supports_jit(self) -> bool:
         """Whether every layer compiles with XLA (RandomRotation and others do not)."""
-        from kerazoo._compat import flatten_layers
+        from kerazoo.compat import flatten_layers
 
         return all(sub.supports_jit for layer in self.layers for sub in flatten_layers(layer))
 
@@ -649,7 +649,7 @@ def random_layers(model) -> list[str]:
     ['flip (RandomFlip)']
     """
     out = []
-    from kerazoo._compat import flatten_layers
+    from kerazoo.compat import flatten_layers
 
     for layer in flatten_layers(model, include_self=False):
         name = type(layer).__name__

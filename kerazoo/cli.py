@@ -455,7 +455,7 @@ def cmd_evaluate(args) -> int:
     if not (args.report and data.spec.kind != "tokens"):
         _print_metrics({args.split: metrics})
         return EXIT_OK
-    from kerazoo.report import report
+    from kerazoo.evaluation import report
 
     folder = "report" if not other else "report-" + "".join(c if c.isalnum() or c in "-_." else "_"
                                                             for c in data.spec.name or "data")
@@ -493,7 +493,7 @@ def cmd_export(args) -> int:
     # lazily: kerazoo never imports export at module level
     from export import FidelityError, export_model
     from export.report import fidelity_report, render_table
-    from kerazoo._console import native_stderr_filtered
+    from kerazoo.console import native_stderr_filtered
 
     gate = dict(min_agreement=args.min_agreement, keep_failing=args.keep_failing)
     litert_note = re.compile(r"^INFO: Created TensorFlow Lite \w+ delegate for CPU\.\n?", re.M)  # on every load
@@ -702,7 +702,7 @@ def cmd_finetune(args) -> int:
         import keras
 
         from kerazoo.data import load_data
-        from kerazoo.finetune import finetune
+        from kerazoo.transfer import finetune
 
         keras.utils.set_random_seed(args.seed)
         data = load_data(args.data, seed=args.seed, **options)
@@ -918,8 +918,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    from kerazoo._console import quiet_tensorflow_import
     from kerazoo._flags import check_flags
+    from kerazoo.console import quiet_tensorflow_import
 
     quiet_tensorflow_import()  # TensorFlow's native start-up lines that cannot matter stay out of the output
     logger = logging.getLogger("kerazoo")

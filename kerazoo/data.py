@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from kerazoo.spec import DataSpec
 
-__all__ = ["load_data", "Data", "BUNDLED", "check_arrays", "check_value_range", "infer_value_range"]
+__all__ = ["load_data", "Data", "BUNDLED", "check_arrays", "check_value_range", "infer_value_range",
+           "Source", "SOURCES", "register_source"]
 
 BUNDLED = ("digits", "breast_cancer", "wine", "iris", "diabetes")
 
@@ -56,6 +58,56 @@ class Data:
         counts = {k: len(v[0]) for k, v in (self.arrays or {}).items()}
         sizes = ", ".join(f"{k} {n}" for k, n in counts.items())
         return f"{self.spec.summary()}" + (f" ({sizes})" if sizes else "")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A row of the table of sources that other modules add to: `load_data` hands it what matches.
+
+    Attributes:
+        prefix: the start of the source's name (`"text:"`).
+        load: the loader; it takes the source and `load_data`'s keyword arguments.
+        task: the row matches only for this task (`"tfds:"` text is `causal_lm`), or None.
+        validation_split, test_split: this source's default shares.
+        options: the keyword arguments of `load_data` that apply to this source alone.
+        describe: how error messages name the source.
+        images: whether `value_range` applies.
+    """
+
+    prefix: str
+    load: Callable
+    task: str | None = None
+    validation_split: float = 0.1
+    test_split: float = 0.2
+    options: tuple = ()
+    describe: str = ""
+    images: bool = False
+
+
+#: The sources other modules register (`register_source`), tried before the built-in ones.
+SOURCES: list[Source] = []
+
+
+def register_source(prefix: str, load: Callable, **row: Any) -> Source:
+    """Add a row to `SOURCES`: names starting with `prefix` (and, if given, of `task`) go to `load`.
+
+    `kerazoo.lm` registers its text sources this way, as model families register
+    into the registry, so `kerazoo.data` never imports the modules above it.
+
+    Example:
+    >>> [(s.prefix, s.task) for s in SOURCES]
+    [('text:', None), ('tfds:', 'causal_lm')]
+    """
+    source = Source(prefix, load, **row)
+    SOURCES[:] = [s for s in SOURCES if (s.prefix, s.task) != (prefix, source.task)] + [source]
+    return source
+
+
+def _registered(source: Any, task: str | None) -> Source | None:
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    name = os.fspath(source)
+    return next((s for s in SOURCES if name.startswith(s.prefix) and s.task in (None, task)), None)
 
 
 def load_data(
@@ -132,13 +184,15 @@ def load_data(
     ...
     ValueError: unknown data source 'digts'; did you mean 'digits'? Bundled: digits, breast_cancer, wine, iris, diabetes; or 'tfds:<name>', (x, y) arrays, an image folder, a .csv file, 'text:pydoc' or 'text:PATH'
     """
-    text = isinstance(source, (str, os.PathLike)) and (
-        os.fspath(source).startswith("text:") or (os.fspath(source).startswith("tfds:") and task == "causal_lm"))
-    validation_split = (0.05 if text else 0.1) if validation_split is None else validation_split
-    test_split = (0.1 if text else 0.2) if test_split is None else test_split
-    if not text and (seq_len is not None or tokenizer is not None):
-        raise ValueError(f"seq_len and tokenizer apply to text sources ('text:pydoc', 'text:PATH'), "
-                         f"not {source!r}")
+    row = _registered(source, task)
+    validation_split = (row.validation_split if row else 0.1) if validation_split is None else validation_split
+    test_split = (row.test_split if row else 0.2) if test_split is None else test_split
+    extra = {"seq_len": seq_len, "tokenizer": tokenizer}
+    given = [k for k, v in extra.items() if v is not None and not (row and k in row.options)]
+    if given:
+        takers = " or ".join(s.describe for s in SOURCES if set(given) <= set(s.options)) or "no source"
+        verb = "apply" if len(given) > 1 else "applies"
+        raise ValueError(f"{' and '.join(given)} {verb} to {takers}, not {source!r}")
     for arg, value in (("validation_split", validation_split), ("test_split", test_split)):
         if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
             raise ValueError(f"{arg} must be in [0, 1), got {value!r}")
@@ -173,13 +227,11 @@ def load_data(
         raise ValueError(f"label names the label column of a .csv file; {source!r} is not one")
     if image_size is not None and (source in BUNDLED or source.lower().endswith(".csv")):
         raise ValueError(f"image_size resizes the images of a folder or a tfds data set; not {source!r}")
-    if text and value_range is not None:
-        raise ValueError(f"value_range is the pixel range of images; not for text {source!r}")
-    if text:
-        from kerazoo.lm.data import load_text
-
-        return load_text(source, seq_len=seq_len, tokenizer=tokenizer, name=name, image_size=image_size,
-                         options=options, **common)
+    if row is not None:
+        if value_range is not None and not row.images:
+            raise ValueError(f"value_range is the pixel range of images; not for {row.describe}: {source!r}")
+        own = {k: v for k, v in extra.items() if k in row.options}
+        return row.load(source, name=name, image_size=image_size, options=options, **own, **common)
     if source in BUNDLED:
         x, y, extra = _bundled(source)
         spec_kwargs = {"task": task or extra.pop("task"), "kind": kind or extra.pop("kind"), **extra}
@@ -361,7 +413,17 @@ def check_arrays(x: np.ndarray, y: np.ndarray, *, name: str, split: str = "data"
                 raise ValueError(f"{where}: labels must be integers in [0, {n}) for {n} classes; found {out[0].item()!r}")
 
 
-def _split(x, y, share, *, seed, stratify, name="data", split="test"):
+def split_arrays(x, y, share: float, *, seed: int, stratify: bool, name: str = "data", split: str = "test"):
+    """Hold out `share` of `(x, y)`, stratified by class where every class allows it.
+
+    Returns `(rest_x, held_x, rest_y, held_y)`; a ValueError names the split to
+    lower when too few examples remain.
+
+    Example:
+    >>> x, y = np.arange(20).reshape(10, 2), np.array([0, 1] * 5)
+    >>> [len(a) for a in split_arrays(x, y, 0.2, seed=0, stratify=True)]
+    [8, 2, 8, 2]
+    """
     from sklearn.model_selection import train_test_split
 
     strat = y if stratify else None
@@ -422,14 +484,14 @@ def from_arrays(
     if test_data is not None:
         test = tuple(np.asarray(a) for a in test_data)
     elif test_split:
-        rest_x, test_x, rest_y, test_y = _split(x, y, test_split, seed=seed, stratify=stratify,
+        rest_x, test_x, rest_y, test_y = split_arrays(x, y, test_split, seed=seed, stratify=stratify,
                                                 name=name, split="test")
         test = (test_x, test_y)
     val = None
     if validation_data is not None:
         val = tuple(np.asarray(a) for a in validation_data)
     elif validation_split:
-        rest_x, val_x, rest_y, val_y = _split(rest_x, rest_y, validation_split, seed=seed,
+        rest_x, val_x, rest_y, val_y = split_arrays(rest_x, rest_y, validation_split, seed=seed,
                                               stratify=stratify, name=name, split="validation")
         val = (val_x, val_y)
     arrays = {"train": (rest_x, rest_y)}

@@ -61,14 +61,12 @@ _loaded = False
 
 
 def _ensure_loaded() -> None:
-    """Import the built-in families once, then any plug-ins (entry points)."""
+    """Load the plug-ins (entry points) once; the built-in families register when `kerazoo` is imported."""
     global _loaded
     if _loaded:
         return
     _loaded = True
     from importlib.metadata import entry_points
-
-    import kerazoo.models  # noqa: F401  (each family registers itself)
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
@@ -417,7 +415,7 @@ def _build_in_scope(entry: ModelEntry, spec: DataSpec, kwargs: dict, info: dict,
     model = entry.fn(spec, **kwargs)
     model._kerazoo = info
     if compile:
-        from kerazoo.train import compile_model
+        from kerazoo.compiling import compile_model
 
         settings = {k: v for k, v in entry.training.items() if k not in BUDGET_KEYS}  # the model's own defaults
         compile_model(model, **{**settings, **(compile if isinstance(compile, dict) else {})})

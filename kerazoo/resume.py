@@ -21,7 +21,7 @@ from pathlib import Path
 
 import keras
 
-from kerazoo._compat import check_backup_and_restore
+from kerazoo.compat import check_backup_and_restore
 from kerazoo.errors import TrainingDiverged
 
 __all__ = ["NaNGuard", "RunBackup", "TrainingDiverged", "CHECKPOINT", "checkpoint_epoch", "history_before",

@@ -213,15 +213,32 @@ def load_run(path: str | os.PathLike, *, safe_mode: bool = True, load_model: boo
         try:
             if not (path / "model.keras").exists() and (path / "adapter.json").exists():
                 # a LoRA run saved as its adapter alone: the base run's model plus the adapter, merged
-                from kerazoo.lm.finetune import load_adapter_run
-
-                run.model = load_adapter_run(path, config, safe_mode=safe_mode)
+                run.model = _load_adapter_run(path, config, safe_mode=safe_mode)
             else:
                 run.model = _load_keras_file(path / "model.keras", safe_mode=safe_mode)
         except Exception as err:
             raise RunError(f"run {str(path)!r}: model.keras does not load: {err}") from None
         run.model._kerazoo = {k: config[k] for k in ("model", "overrides", "config", "spec") if k in config}
     return run
+
+
+def _load_adapter_run(path: str | os.PathLike, config: dict, *, safe_mode: bool = True):
+    """The model of a LoRA run saved as its adapter alone: the base run's model, the adapter, merged.
+
+    Raises:
+        kerazoo.errors.RunError: the base run is missing or damaged.
+    """
+    from kerazoo.lm.lora import load_adapter, merge_lora
+
+    base = (config.get("finetune") or {}).get("from")
+    if not base:
+        raise RunError(f"run {str(path)!r} holds an adapter but no base run in its config.json")
+    try:
+        model = load_run(base, safe_mode=safe_mode).model
+    except RunError as err:
+        raise RunError(f"the adapter's base run does not load: {err}") from None
+    return merge_lora(load_adapter(model, path))
+
 
 
 def load_model(path: str | os.PathLike, *, safe_mode: bool = True):

@@ -207,7 +207,7 @@ def test_a_budget_block_whose_keys_are_not_indented_says_so(tmp_path, capsys):
 def test_progress_is_a_bar_on_a_terminal_and_a_line_an_epoch_otherwise(monkeypatch):
     import io
 
-    from kerazoo._console import progress_verbose
+    from kerazoo.console import progress_verbose
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -220,9 +220,9 @@ def test_progress_is_a_bar_on_a_terminal_and_a_line_an_epoch_otherwise(monkeypat
 
 
 def test_the_flag_checks_know_the_names_the_library_takes():
-    from kerazoo import _flags, augment, train
+    from kerazoo import _flags, augment, compiling
 
-    assert _flags.OPTIMIZERS == train.OPTIMIZERS and _flags.SCHEDULES == train.SCHEDULES
+    assert _flags.OPTIMIZERS == compiling.OPTIMIZERS and _flags.SCHEDULES == compiling.SCHEDULES
     assert _flags.AUGMENT_PRESETS == augment.PRESET_NAMES
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from kerazoo import build, finetune, fit, load_data, load_model, load_run
-from kerazoo.finetune import plan_finetune
 from kerazoo.runs import check_run
+from kerazoo.transfer import plan_finetune
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"filters": (8, 16), "dense_units": 16}
@@ -50,7 +50,7 @@ def source_run(digits, tmp_path_factory):
 
 
 def _weights_by_layer(model, skip=("predictions",)):
-    from kerazoo.finetune import _leaf_layers
+    from kerazoo.transfer import _leaf_layers
 
     return {layer.name: [np.array(w) for w in layer.weights] for layer in _leaf_layers(model)
             if layer.weights and layer.name not in skip}

@@ -118,7 +118,7 @@ def test_empty_corpus_and_short_blocks_fail_clearly(tmp_path):
         load_data("text:/no/such/file.txt")
     with pytest.raises(ValueError, match="task must be 'causal_lm'"):
         load_data("text:pydoc", task="multiclass")
-    with pytest.raises(ValueError, match="seq_len and tokenizer apply to text sources"):
+    with pytest.raises(ValueError, match="seq_len applies to text sources"):
         load_data("digits", seq_len=32)
 
 

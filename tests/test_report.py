@@ -10,7 +10,7 @@ import pytest
 from sklearn import metrics as skm
 
 from kerazoo import build, cross_validate, fit, load_data, report
-from kerazoo.report import (
+from kerazoo.evaluation import (
     plot_confusion_matrix,
     plot_history,
     plot_misclassified,

@@ -100,7 +100,7 @@ def test_bad_space_entries_are_named(space, message):
 
 
 def _register_conditional(registry):
-    from kerazoo.models._common import head, inputs_and_preprocessing
+    from kerazoo.models.common import head, inputs_and_preprocessing
     from kerazoo.space import Int
     from kerazoo.spec import DataSpec
 

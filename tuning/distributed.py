@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Iterator
 
-from kerazoo._compat import oracle_chief, oracle_client, retry_queue, tuner_protos
+from kerazoo.compat import oracle_chief, oracle_client, retry_queue, tuner_protos
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "parse_address", "environment", "serve", "check_worker_id",
            "check_role", "role_from_environment"]

@@ -41,7 +41,7 @@ def objective_names(task: str, *, validation: bool = True) -> list[str]:
     >>> objective_names("regression", validation=False)
     ['loss', 'mae']
     """
-    from kerazoo.train import default_loss_and_metrics
+    from kerazoo.compiling import default_loss_and_metrics
 
     _, metrics = default_loss_and_metrics(task)
     names = ["loss", *(m.name for m in metrics)]

@@ -26,7 +26,7 @@ import time
 
 import keras_tuner as kt
 
-from kerazoo._compat import check_tuner_overrides, retry_queue, tuner_utils
+from kerazoo.compat import check_tuner_overrides, retry_queue, tuner_utils
 from kerazoo.io import write_json
 from tuning import TUNERS
 
@@ -246,7 +246,7 @@ class ZooTuner(kt.Tuner):
         return self._fit_in_process(trial, kwargs)
 
     def _fit_in_process(self, trial, kwargs):
-        """Run one execution of a trial in a fresh `python -m tuning._trial` process."""
+        """Run one execution of a trial in a fresh `python -m tuning.trial` process."""
         import subprocess
         import sys
         import tempfile
@@ -276,7 +276,7 @@ class ZooTuner(kt.Tuner):
             with open(spec_path, "w") as f:
                 json.dump(spec, f)
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-            proc = subprocess.run([sys.executable, "-m", "tuning._trial", spec_path], env=env,
+            proc = subprocess.run([sys.executable, "-m", "tuning.trial", spec_path], env=env,
                                   stdout=None if spec["verbose"] else subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
             result = {}

@@ -8,6 +8,7 @@ inside the functions that need them, and the names below load on first use.
 ['gpt-mini', 'gpt-nano', 'gpt-small']
 """
 
+from kerazoo.lm import data as _data  # noqa: F401  (registers the text: sources with kerazoo.data)
 from kerazoo.lm.model import SIZES
 
 _LAZY = {

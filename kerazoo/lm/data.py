@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from kerazoo.data import Data, make_pipeline, register_source
 from kerazoo.spec import DataSpec
 
 __all__ = ["load_text", "read_text", "pydoc_corpus", "split_text", "text_metrics", "DEFAULT_SEQ_LEN"]
@@ -207,8 +208,6 @@ def load_text(
     >>> bool((x[:, 1:] == y[:, :-1]).all())
     True
     """
-    from kerazoo.data import Data, make_pipeline
-
     if task not in (None, "causal_lm"):
         raise ValueError(f"{source}: text trains language models: task must be 'causal_lm', got {task!r}")
     if kind not in (None, "tokens"):
@@ -324,3 +323,9 @@ def text_metrics(model, data, split: str = "test", *, stride: int | None = None,
     return {"bits_per_char": float(bits / n_chars), "bits_per_byte": float(bits / n_bytes),
             "bits_per_token": float(bits / n_tokens), "perplexity": float(math.exp(total / n_tokens)),
             "chars": n_chars, "bytes": n_bytes, "tokens": int(n_tokens)}
+
+
+_TEXT = dict(validation_split=0.05, test_split=0.1, options=("seq_len", "tokenizer"),
+             describe="text sources ('text:pydoc', 'text:PATH')")
+register_source("text:", load_text, **_TEXT)
+register_source("tfds:", load_text, task="causal_lm", **_TEXT)

@@ -16,7 +16,7 @@ from typing import Any
 
 from kerazoo.runlock import holds_run_dir
 
-__all__ = ["finetune_lm", "load_adapter_run", "DEFAULT_LEARNING_RATES"]
+__all__ = ["finetune_lm", "DEFAULT_LEARNING_RATES"]
 
 #: The learning rate each method starts from when none is given.
 DEFAULT_LEARNING_RATES = {"lora": 2e-3, "freeze": 3e-4, "full": 3e-4}
@@ -112,22 +112,3 @@ def finetune_lm(
         finish_run(result.run_dir)  # the manifest again, with the adapter's files
     result.parameters = counts
     return result
-
-
-def load_adapter_run(path: str | os.PathLike, config: dict, *, safe_mode: bool = True):
-    """The model of a LoRA run saved as its adapter alone: the base run's model, the adapter, merged.
-
-    Raises:
-        kerazoo.errors.RunError: the base run is missing or damaged.
-    """
-    from kerazoo.lm.lora import load_adapter, merge_lora
-    from kerazoo.runs import RunError, load_run
-
-    base = (config.get("finetune") or {}).get("from")
-    if not base:
-        raise RunError(f"run {str(path)!r} holds an adapter but no base run in its config.json")
-    try:
-        model = load_run(base, safe_mode=safe_mode).model
-    except RunError as err:
-        raise RunError(f"the adapter's base run does not load: {err}") from None
-    return merge_lora(load_adapter(model, path))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from kerazoo._compat import (
+from kerazoo.compat import (
     attention_projections,
     feedforward_projections,
     flatten_layers,

@@ -16,7 +16,7 @@ import os
 import re
 
 from kerazoo.errors import WeightsUnavailableError
-from kerazoo.models._common import BN_MOMENTUM, check_momentum, head
+from kerazoo.models.common import BN_MOMENTUM, check_momentum, head
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
 from kerazoo.spec import DataSpec
@@ -33,7 +33,7 @@ _SPACE = {"dropout": Float(0.0, 0.5, step=0.1), "pooling": Choice(["avg", "max"]
 
 
 def _weights_error(name: str, err: Exception) -> WeightsUnavailableError:
-    from kerazoo._compat import keras_home  # where Keras caches downloads
+    from kerazoo.compat import keras_home  # where Keras caches downloads
 
     home = os.path.join(os.path.expanduser(keras_home()), "models")
     found = re.search(r"(https?://\S+?):", str(err))

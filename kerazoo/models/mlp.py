@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerazoo.models._common import (
+from kerazoo.models.common import (
     BN_MOMENTUM,
     check_momentum,
     head,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerazoo.models._common import head, inputs_and_preprocessing
+from kerazoo.models.common import head, inputs_and_preprocessing
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float, Int
 from kerazoo.spec import DataSpec

@@ -1,4 +1,4 @@
-"""One trial in a fresh process: `python -m tuning._trial SPEC.json` (used by `isolate_trials`).
+"""One trial in a fresh process: `python -m tuning.trial SPEC.json` (used by `isolate_trials`).
 
 The parent tuner writes the spec (hypermodel config, hyperparameters, epochs,
 checkpoint and TensorBoard paths); this process builds the model, trains it with
@@ -39,7 +39,7 @@ def run(spec: dict) -> dict:
     import keras
     import keras_tuner as kt
 
-    from kerazoo._compat import tuner_utils
+    from kerazoo.compat import tuner_utils
     from tuning.hypermodel import ZooHyperModel
 
     data = _load_data(spec["data_file"])

@@ -222,7 +222,7 @@ def _adapt_inputs(model, source_range, spec) -> tuple[Any, Any, list, list]:
 def _new_head(features, spec, head):
     import keras
 
-    from kerazoo.models._common import head as task_head
+    from kerazoo.models.common import head as task_head
 
     x = features
     if isinstance(head, dict):

@@ -260,9 +260,9 @@ def report(
     spec = getattr(data, "spec", None)
     task = spec.task if spec is not None else (info.get("spec") or {}).get("task")
     if task is None:
-        from kerazoo.train import _task_of
+        from kerazoo.compiling import task_of
 
-        task = _task_of(model)
+        task = task_of(model)
     names = list(spec.class_names) if spec is not None and spec.class_names else None
     y_pred = model.predict(x, verbose=0, batch_size=256)
     rep = report_from_predictions(y, y_pred, task=task, class_names=names, top_k=top_k, threshold=threshold,
