@@ -220,10 +220,11 @@ def test_progress_is_a_bar_on_a_terminal_and_a_line_an_epoch_otherwise(monkeypat
 
 
 def test_the_flag_checks_know_the_names_the_library_takes():
-    from kerazoo import _flags, augment, compiling
+    from kerazoo import augment, compiling
+    from kerazoo.cli import flags
 
-    assert _flags.OPTIMIZERS == compiling.OPTIMIZERS and _flags.SCHEDULES == compiling.SCHEDULES
-    assert _flags.AUGMENT_PRESETS == augment.PRESET_NAMES
+    assert flags.OPTIMIZERS == compiling.OPTIMIZERS and flags.SCHEDULES == compiling.SCHEDULES
+    assert flags.AUGMENT_PRESETS == augment.PRESET_NAMES
 
 
 def test_existing_out_dir_refused(tmp_path):

@@ -89,7 +89,7 @@ def test_no_holdout_splits():
 
 
 def test_importing_loaders_costs_no_tensorflow():
-    code = ("import sys, kerazoo, kerazoo.data, kerazoo._data_tfds, kerazoo._data_files; "
+    code = ("import sys, kerazoo, kerazoo.data, kerazoo.data.tfds, kerazoo.data.files; "
             "sys.exit('tensorflow' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
@@ -223,7 +223,7 @@ def test_tfds_tabular_mocked_gets_statistics(tfds):
 def test_tfds_split_names():
     from types import SimpleNamespace
 
-    from kerazoo._data_tfds import _split_names
+    from kerazoo.data.tfds import _split_names
 
     def info(*names):
         return SimpleNamespace(splits=dict.fromkeys(names))
@@ -256,7 +256,7 @@ def test_tfds_download_failure_is_explained(tfds, tmp_path):
     offline = ConnectionError("Failed to resolve 'storage.googleapis.com'")
     with mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare", side_effect=offline), \
             pytest.raises(RuntimeError) as info:
-        from kerazoo._data_tfds import load_tfds
+        from kerazoo.data.tfds import load_tfds
 
         load_tfds("mnist", data_dir=str(tmp_path))
     message = str(info.value)

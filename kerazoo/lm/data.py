@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from kerazoo.data import Data, make_pipeline, register_source
+from kerazoo.data import register_source
+from kerazoo.data.arrays import Data, make_pipeline
 from kerazoo.spec import DataSpec
 
 __all__ = ["load_text", "read_text", "pydoc_corpus", "split_text", "text_metrics", "DEFAULT_SEQ_LEN"]

@@ -96,13 +96,14 @@ def test_bad_set_values_are_refused_before_training(in_empty_dir, capsys, model,
 @FAST
 @given(st.sampled_from(["cnn", "mlp", "vit"]), st.text(max_size=10))
 def test_set_values_are_typed_after_the_default_or_refused(model, text):
-    from kerazoo.cli import UsageError, _overrides
+    from kerazoo.cli.settings import parse_overrides
+    from kerazoo.errors import UsageError
     from kerazoo.registry import get_entry
 
     params = get_entry(model).params
     for key, default in params.items():
         try:
-            value = _overrides([f"{key}={text}"], params)[key]
+            value = parse_overrides([f"{key}={text}"], params)[key]
         except UsageError as err:
             assert str(err).startswith(f"--set {key}=") and "\n" not in str(err)
             continue

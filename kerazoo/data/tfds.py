@@ -87,7 +87,7 @@ def load_tfds(
     >>> x.shape, x.dtype.name, y.dtype.name
     (TensorShape([4, 28, 28, 1]), 'float32', 'int64')
     """
-    from kerazoo.data import Data
+    from kerazoo.data.arrays import Data
 
     try:
         import tensorflow_datasets as tfds

@@ -87,7 +87,7 @@ def load_image_folder(
     >>> x.shape, x.dtype.name
     (TensorShape([4, 16, 16, 3]), 'float32')
     """
-    from kerazoo.data import Data, split_arrays
+    from kerazoo.data.arrays import Data, split_arrays
     from kerazoo.spec import DataSpec
 
     root = os.fspath(path)
@@ -285,7 +285,7 @@ def load_csv(
     ...
     ValueError: flowers: no column 'colour'; the columns are: length, width, species
     """
-    from kerazoo.data import from_arrays
+    from kerazoo.data.arrays import from_arrays
 
     path = os.fspath(path)
     name = name or os.path.splitext(os.path.basename(path))[0]
