@@ -21,6 +21,13 @@ from typing import Any
 from export.fidelity import Gate
 from export.layout import clean_stale, next_version, partial_prefix, refuse_existing
 from export.report import fidelity_report, render_table
+from export.source import (
+    ExportSource,
+    load_source,
+    representative_examples,
+    run_config,
+    verification_inputs,
+)
 from export.tflite import QUANTIZE, tflite_filename
 from export.verify import Verification, VerificationError
 from kerazoo.io import make_dirs, replace_dir, temp_dir
@@ -30,8 +37,6 @@ __all__ = ["export_model", "ExportResult", "Artifact", "FORMATS", "DEFAULT_FORMA
 FORMATS = ("savedmodel", "tflite", "onnx")
 DEFAULT_FORMATS = ("savedmodel", "tflite")
 SAVEDMODEL_FILES = ("saved_model.pb", "variables", "assets", "fingerprint.pb")
-VERIFY_EXAMPLES = 1000
-VERIFY_MIN = 300
 
 
 @dataclass
@@ -150,201 +155,6 @@ def _check_name(name) -> None:
                          f"got {name!r}")
 
 
-@dataclass
-class _Source:
-    model: Any
-    name: str
-    task: str
-    spec: dict | None = None
-    run: Any = None
-    data: Any = None
-    data_error: str = ""
-
-    def load_data(self):
-        """The run's data, reloaded as `kerazoo evaluate` does (once); None when it cannot be."""
-        if self.run is None or self.data is not None or self.data_error:
-            return self.data
-        from kerazoo.data import load_data
-
-        data_cfg = dict(self.run.config.get("data", {}))
-        source = data_cfg.pop("source", None)
-        opts = {k: tuple(v) if isinstance(v, list) else v for k, v in data_cfg.items()}
-        try:
-            self.data = load_data(source, **opts)
-        except Exception as err:  # e.g. a tfds source on a machine without its data
-            self.data_error = f"the run's data {source!r} does not load here ({err})"
-        return self.data
-
-
-def _load_source(obj) -> _Source:
-    from export.savedmodel import model_task
-
-    if isinstance(obj, (str, os.PathLike)):
-        path = Path(obj)
-        if path.suffix == ".keras" and path.is_file():
-            from kerazoo.runs import load_model
-
-            model = load_model(path)
-            return _Source(model=model, name=model.name, task=model_task(model))
-        from kerazoo.runs import check_run, load_run
-
-        check_run(path)  # a missing, unfinished or damaged run fails here, with the reason
-        run = load_run(path)
-        return _Source(model=run.model, name=run.model_name, task=run.spec.task, spec=run.config.get("spec"),
-                       run=run)
-    if not hasattr(obj, "inputs") or not hasattr(obj, "predict"):
-        raise TypeError(f"model_or_run_dir must be a Keras model, a run directory or a .keras file, "
-                        f"got {type(obj).__name__}")
-    info = getattr(obj, "_kerazoo", None) or {}
-    return _Source(model=obj, name=info.get("model", obj.name), task=model_task(obj), spec=info.get("spec"))
-
-
-def _split_examples(data, split: str, limit: int):
-    """Up to `limit` examples of a split as `(x, y)` (y None when the split holds no labels), or None."""
-    import numpy as np
-
-    if data.arrays and split in data.arrays:
-        x, y = data.arrays[split]
-        return x[:limit], (None if y is None else np.asarray(y)[:limit])
-    dataset = getattr(data, split, None)
-    if dataset is None:
-        return None
-    rank = len(data.spec.input_shape)
-    xs, ys, count = [], [], 0
-    for item in dataset:
-        x, y = (item[0], item[1]) if isinstance(item, (tuple, list)) and len(item) > 1 else (item, None)
-        x = np.asarray(x)
-        if x.ndim == rank:
-            x, y = x[None], (None if y is None else np.asarray(y)[None])
-        xs.append(x)
-        ys.append(None if y is None else np.asarray(y))
-        count += len(x)
-        if count >= limit:
-            break
-    if not xs:
-        return None
-    labels = None if any(y is None for y in ys) else np.concatenate(ys)[:limit]
-    return np.concatenate(xs)[:limit], labels
-
-
-def _split_inputs(data, split: str, limit: int):
-    found = _split_examples(data, split, limit)
-    return None if found is None else found[0]
-
-
-def _synthetic_inputs(model, spec: dict | None, n: int = 64):
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    shape = (n, *tuple(model.inputs[0].shape[1:]))
-    dtype = str(model.inputs[0].dtype)
-    spec = spec or {}
-    if "int" in dtype:
-        return rng.integers(0, spec.get("vocab_size") or 2, size=shape).astype(dtype)
-    if spec.get("value_range"):
-        low, high = spec["value_range"]
-        return rng.uniform(low, high, size=shape).astype(dtype)
-    if spec.get("mean") is not None:
-        mean, std = np.asarray(spec["mean"]), np.sqrt(np.asarray(spec["variance"]))
-        return (mean + std * rng.normal(size=shape)).astype(dtype)
-    return rng.normal(size=shape).astype(dtype)
-
-
-def _verification_inputs(source: _Source, verify_data, representative):
-    """Inputs to compare on, the labels of the first (held-out) ones or None, and a description.
-
-    A run's test split comes first; when it holds fewer than `VERIFY_MIN` examples
-    (the bundled tabular sets: 30 to 114), the validation and then the training split
-    top it up, so that a fidelity share rests on a few hundred examples.
-    """
-    import numpy as np
-
-    from export.tflite import representative_inputs
-
-    if verify_data is not None:
-        x = representative_inputs(verify_data, limit=VERIFY_EXAMPLES)
-        labels = None
-        if isinstance(verify_data, tuple) and len(verify_data) == 2 and hasattr(verify_data[1], "shape"):
-            labels = np.asarray(verify_data[1])[:len(x)]
-        return x, labels, f"the inputs passed as verify_data ({len(x)} examples)"
-    if source.run is not None:
-        data = source.load_data()
-        if data is not None:
-            parts, names, labels = [], [], None
-            for split in ("test", "validation", "train"):
-                have = sum(len(p) for p in parts)
-                if parts and have >= VERIFY_MIN:
-                    break
-                found = _split_examples(data, split, VERIFY_MIN - have if parts else VERIFY_EXAMPLES)
-                if found is None or not len(found[0]):
-                    continue
-                if not parts and split != "train":
-                    labels = found[1]  # the held-out examples come first
-                parts.append(found[0])
-                names.append(f"{split} split" if len(parts) == 1 else
-                             f"{len(found[0])} {'training' if split == 'train' else split} examples")
-            if parts:
-                x = np.concatenate(parts)
-                what = " topped up with ".join([names[0], " and ".join(names[1:])]) if len(names) > 1 else names[0]
-                return x, labels, f"the run's {what} ({len(x)} examples)"
-    if representative is not None:
-        return representative, None, f"the representative data ({len(representative)} examples)"
-    warnings.warn("export: no real inputs to verify on (pass verify_data=..., or export a run directory); "
-                  "verifying on random inputs in the input range", UserWarning, stacklevel=3)
-    x = _synthetic_inputs(source.model, source.spec)
-    return x, None, f"random inputs in the input range ({len(x)} examples; no real data was given)"
-
-
-def _balanced(x, y, limit: int):
-    """Up to `limit` examples taking each class in turn, so calibration sees every class."""
-    import numpy as np
-
-    y = np.asarray(y).reshape(len(y), -1)
-    keys = y[:, 0] if y.shape[1] == 1 else y.argmax(-1)
-    order = []
-    queues = [list(np.flatnonzero(keys == k)) for k in np.unique(keys)]
-    while len(order) < min(limit, len(x)):
-        for q in queues:
-            if q and len(order) < limit:
-                order.append(q.pop(0))
-    return x[np.sort(order)]
-
-
-def _representative(source: _Source, representative_data, input_rank: int):
-    from export.tflite import REPRESENTATIVE_EXAMPLES, representative_inputs
-
-    if representative_data is not None:
-        return representative_inputs(representative_data, input_rank=input_rank)
-    data = source.load_data()
-    if data is None:
-        why = f": {source.data_error}" if source.data_error else ""
-        raise ValueError("quantize='int8' needs representative data to calibrate activations" + why +
-                         "; pass representative_data=x_train[:300] (a few hundred training inputs, an array "
-                         "or a tf.data.Dataset)" + ("" if source.run else ", or export a run directory, "
-                                                    "whose training data is used"))
-    if source.task in ("multiclass", "binary") and data.arrays and "train" in data.arrays:
-        x, y = data.arrays["train"]
-        if y is not None:
-            return _balanced(x, y, REPRESENTATIVE_EXAMPLES)
-    return _split_inputs(data, "train", REPRESENTATIVE_EXAMPLES)
-
-
-def _run_config(obj) -> dict:
-    """A run directory's config.json, read without loading TensorFlow ({} for anything else)."""
-    if not isinstance(obj, (str, os.PathLike)) or Path(obj).suffix == ".keras":
-        return {}
-    from kerazoo.runs import check_run
-
-    check_run(obj)
-    try:
-        import json
-
-        config = json.loads((Path(obj) / "config.json").read_text())
-        return config if isinstance(config, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def export_model(
     model_or_run_dir: Any,
     out_dir: str | os.PathLike = "exports",
@@ -441,14 +251,14 @@ def export_model(
 
     formats, modes = _check_options(formats, quantize, version, int8_io, model_name)
     check_thresholds(min_agreement, max_relative_error)
-    config = _run_config(model_or_run_dir)
+    config = run_config(model_or_run_dir)
     task = (config.get("spec") or {}).get("task") if isinstance(config.get("spec"), dict) else None
     if task:  # a threshold that does not fit the task, refused before TensorFlow loads
         threshold_for(task, min_agreement=min_agreement, max_relative_error=max_relative_error)
     early = model_name or config.get("model")
     if early and version is not None and (Path(out_dir) / early / str(version)).exists() and not overwrite:
         refuse_existing(Path(out_dir) / early / str(version))  # before loading TensorFlow and the model
-    source = _load_source(model_or_run_dir)
+    source = load_source(model_or_run_dir)
     from export.savedmodel import check_single_input
 
     check_single_input(source.model)
@@ -457,14 +267,14 @@ def export_model(
     name = model_name or source.name
     _check_name(name)
     input_rank = len(source.model.inputs[0].shape) - 1
-    representative = _representative(source, representative_data, input_rank) if "int8" in modes else None
+    representative = representative_examples(source, representative_data, input_rank) if "int8" in modes else None
 
     root = Path(out_dir) / name
     version = version or next_version(root)
     target = root / str(version)
     if target.exists() and not overwrite:
         refuse_existing(target)
-    x, labels, x_note = _verification_inputs(source, verify_data, representative) if verify else (None, None, "")
+    x, labels, x_note = verification_inputs(source, verify_data, representative) if verify else (None, None, "")
     gate = Gate(threshold_for(source.task, min_agreement=min_agreement, max_relative_error=max_relative_error),
                 keep_failing=keep_failing)
 
@@ -488,7 +298,7 @@ def export_model(
     return result
 
 
-def _build(source: _Source, tmp: Path, *, name, version, formats, modes, representative, int8_io,
+def _build(source: ExportSource, tmp: Path, *, name, version, formats, modes, representative, int8_io,
            select_ops, x, labels, x_note, gate) -> ExportResult:
     from export.metadata import environment, file_info, preprocessing_note, write_metadata
     from export.savedmodel import float32_copy, write_savedmodel

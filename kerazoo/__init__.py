@@ -31,7 +31,7 @@ _LAZY = {
     "Run": "kerazoo.runs",
     "finetune": "kerazoo.transfer",
     "report": "kerazoo.evaluation",
-    "cross_validate": "kerazoo.evaluation",
+    "cross_validate": "kerazoo.crossval",
     "generate": "kerazoo.lm.generate",
 }
 

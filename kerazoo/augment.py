@@ -6,8 +6,8 @@ preset's contents follow the data's kind (`DataSpec.kind`): images get Keras'
 own preprocessing layers (RandomTranslation, RandomRotation, RandomZoom,
 RandomContrast, RandomBrightness, RandomErasing, RandAugment, MixUp, CutMix);
 token and sequence data get random masking and random crops, tabular data
-Gaussian noise and feature dropout, through the three small layers here
-(`RandomMask`, `RandomWindow`, `FeatureNoise`) for what Keras lacks.
+Gaussian noise and feature dropout, through three small layers of
+`kerazoo.layers` (`RandomMask`, `RandomWindow`, `FeatureNoise`) for what Keras lacks.
 
 Augmentation never enters the model. It runs either in the training `tf.data`
 pipeline (`augment_dataset`, after batching) or inside the training step only
@@ -32,11 +32,11 @@ from typing import Any
 import keras
 from keras import ops
 
+from kerazoo.layers import FeatureNoise, RandomMask, RandomWindow
 from kerazoo.spec import DataSpec
 
 __all__ = ["PRESETS", "PRESET_NAMES", "SETTINGS", "AUGMENT_ON", "Augmenter", "make_augmenter", "preset_settings",
-           "augment_dataset", "augmented_training", "random_layers", "RandomMask", "RandomWindow",
-           "FeatureNoise"]
+           "augment_dataset", "augmented_training", "random_layers"]
 
 log = logging.getLogger("kerazoo")
 
@@ -359,168 +359,6 @@ def _per_feature(values, spec: DataSpec, *, sqrt: bool = False):
     if len(values) == features:
         return values
     return None  # statistics of another shape (say, per position): fall back to unit scale
-
-
-class RandomMask(keras.layers.Layer):
-    """Replace a random share of positions by a fill value while training.
-
-    Token masking (ids replaced by a mask id), feature dropout (tabular
-    features replaced by their training mean, which is zero after the model's
-    own normalization) and time-step masking (whole steps replaced, with
-    `per_step=True`). Unlike `keras.layers.Dropout` it does not rescale what it
-    keeps, and it fills with a value rather than zero. Outside training it
-    returns its inputs unchanged.
-
-    Args:
-        rate: the share of positions replaced, in [0, 1].
-        fill_value: a number, or one number per feature (the last axis).
-            Defaults to 0.
-        per_step: mask whole steps of `(batch, steps, features)` inputs rather
-            than single values. Defaults to False.
-        seed: the random seed. Defaults to None.
-
-    Example:
-    >>> import numpy as np
-    >>> layer = RandomMask(0.5, fill_value=0, seed=1)
-    >>> x = np.arange(1, 101, dtype="int32").reshape(1, 100)
-    >>> out = np.asarray(layer(x, training=True))
-    >>> 20 < int((out == 0).sum()) < 80, bool((np.asarray(layer(x)) == x).all())
-    (True, True)
-    """
-
-    def __init__(self, rate: float, fill_value: float | list = 0, per_step: bool = False,
-                 seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= rate <= 1:
-            raise ValueError(f"RandomMask: rate must be in [0, 1], got {rate!r}")
-        self.rate = rate
-        self.fill_value = fill_value
-        self.per_step = per_step
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs, training=None):
-        if not training or not self.rate:
-            return inputs
-        shape = ops.shape(inputs)
-        if self.per_step:
-            shape = (*shape[:-1], 1)
-        masked = keras.random.uniform(shape, seed=self.generator) < self.rate
-        fill = ops.cast(ops.convert_to_tensor(self.fill_value), inputs.dtype)
-        return ops.where(masked, ops.broadcast_to(fill, ops.shape(inputs)), inputs)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "fill_value": self.fill_value,
-                "per_step": self.per_step, "seed": self.seed}
-
-
-class RandomWindow(keras.layers.Layer):
-    """Random crop of a sequence, left-aligned and padded back to its length, while training.
-
-    Each example keeps a random window of at least `1 - crop` of its steps
-    (axis 1); the rest is filled with `fill_value` (the padding id for tokens,
-    the training mean for float sequences). Keras' `RandomCrop` is for images
-    and resizes; this keeps the model's fixed sequence length. Outside training
-    it returns its inputs unchanged.
-
-    Args:
-        crop: the largest share of the steps cropped away, in [0, 1).
-        fill_value: a number, or one number per feature. Defaults to 0.
-        seed: the random seed. Defaults to None.
-
-    Example:
-    >>> import numpy as np
-    >>> layer = RandomWindow(0.5, seed=0)
-    >>> out = np.asarray(layer(np.arange(1, 9, dtype="int32")[None].repeat(3, 0), training=True))
-    >>> out.shape, bool(((out == 0).sum(axis=1) <= 4).all())
-    ((3, 8), True)
-    """
-
-    def __init__(self, crop: float, fill_value: float | list = 0, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= crop < 1:
-            raise ValueError(f"RandomWindow: crop must be in [0, 1), got {crop!r}")
-        self.crop = crop
-        self.fill_value = fill_value
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs, training=None):
-        if not training or not self.crop:
-            return inputs
-        shape = ops.shape(inputs)
-        batch, steps = shape[0], shape[1]
-        fsteps = ops.cast(steps, "float32")
-        keep = ops.ceil(fsteps * (1.0 - keras.random.uniform((batch,), 0.0, self.crop, seed=self.generator)))
-        start = ops.floor(keras.random.uniform((batch,), seed=self.generator) * (fsteps - keep + 1.0))
-        keep, start = ops.cast(keep, "int32"), ops.minimum(ops.cast(start, "int32"), steps - 1)
-        positions = ops.arange(steps, dtype="int32")[None, :]
-        valid = positions < keep[:, None]
-        index = ops.where(valid, positions + start[:, None], 0)
-        index = ops.minimum(index, steps - 1)
-        trailing = len(inputs.shape) - 2
-        index_full = ops.reshape(index, (batch, steps) + (1,) * trailing)
-        index_full = ops.broadcast_to(index_full, shape)
-        taken = ops.take_along_axis(inputs, index_full, axis=1)
-        fill = ops.broadcast_to(ops.cast(ops.convert_to_tensor(self.fill_value), inputs.dtype), shape)
-        valid_full = ops.broadcast_to(ops.reshape(valid, (batch, steps) + (1,) * trailing), shape)
-        return ops.where(valid_full, taken, fill)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "crop": self.crop, "fill_value": self.fill_value, "seed": self.seed}
-
-
-class FeatureNoise(keras.layers.Layer):
-    """Gaussian noise scaled to each feature's spread, while training.
-
-    `keras.layers.GaussianNoise` takes one standard deviation in the inputs'
-    own units; raw tabular features differ in scale by orders of magnitude
-    (the zoo's models normalize inside themselves), so this layer draws noise
-    of `stddev` times each feature's standard deviation. Outside training it
-    returns its inputs unchanged.
-
-    Args:
-        stddev: the noise's standard deviation as a share of each feature's.
-        scale: each feature's standard deviation (the last axis), or None for
-            1. Defaults to None.
-        seed: the random seed. Defaults to None.
-
-    Example:
-    >>> import numpy as np
-    >>> layer = FeatureNoise(0.1, scale=[1.0, 100.0], seed=0)
-    >>> out = np.asarray(layer(np.zeros((2000, 2), "float32"), training=True))
-    >>> [round(float(s), 1) for s in out.std(axis=0)]
-    [0.1, 10.0]
-    """
-
-    def __init__(self, stddev: float, scale: list | None = None, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if stddev < 0:
-            raise ValueError(f"FeatureNoise: stddev must be >= 0, got {stddev!r}")
-        self.stddev = stddev
-        self.scale = scale
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs, training=None):
-        if not training or not self.stddev:
-            return inputs
-        noise = keras.random.normal(ops.shape(inputs), stddev=self.stddev, dtype=inputs.dtype, seed=self.generator)
-        if self.scale is not None:
-            noise = noise * ops.cast(ops.convert_to_tensor(self.scale), inputs.dtype)
-        return inputs + noise
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev, "scale": self.scale, "seed": self.seed}
 
 
 def augment_dataset(dataset, augmenter: Augmenter | None, *, deterministic: bool = True):

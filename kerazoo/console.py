@@ -31,7 +31,8 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
-__all__ = ["filter_native_log", "native_stderr_filtered", "quiet_tensorflow_import", "progress_verbose"]
+__all__ = ["filter_native_log", "native_stderr_filtered", "quiet_tensorflow_import", "progress_verbose",
+           "text_table", "format_number"]
 
 BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 _RECORD = re.compile(r"^([IWEF])\d{4} [\d:.]+\s+\d+ [\w.\-/]+:\d+\] ")
@@ -187,3 +188,36 @@ def progress_verbose(verbose: int | str | None) -> int:
         except (AttributeError, ValueError):
             return 2
     return int(verbose)
+
+
+def text_table(rows: list) -> list[str]:
+    """Rows as aligned text lines, the first row a header underlined with dashes.
+
+    Example:
+    >>> for line in text_table([("metric", "test"), ("accuracy", "0.9944")]):
+    ...     print(line)
+    metric    test
+    --------  ------
+    accuracy  0.9944
+    """
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for j, r in enumerate(rows):
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        if j == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def format_number(value: object) -> str:
+    """A metric as a table shows it: floats to 4 places (`nan` as such), anything else as text.
+
+    Example:
+    >>> format_number(0.99444), format_number(float("nan")), format_number(7)
+    ('0.9944', 'nan', '7')
+    """
+    import math
+
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4f}"
+    return str(value)

@@ -21,13 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from kerazoo.runlock import holds_run_dir
-from kerazoo.spec import DataSpec
+from kerazoo.surgery import (
+    adapt_inputs,
+    feature_output,
+    head_layers,
+    leaf_layers,
+    load_source,
+    new_head,
+)
 
-__all__ = ["finetune", "FinetuneResult", "plan_finetune", "FinetunePlan", "load_source"]
+__all__ = ["finetune", "FinetuneResult", "plan_finetune", "FinetunePlan"]
 
 log = logging.getLogger("kerazoo")
 
-HEAD_NAMES = ("predictions", "predictions_standardized")
 
 
 @dataclass
@@ -67,174 +73,6 @@ def _as_bundle(data):
         return load_data(data, test_split=0.0)
     raise TypeError(f"data must be load_data()'s result, a source name or a tuple (x, y), "
                     f"got {type(data).__name__}")
-
-
-def load_source(source: Any, spec: DataSpec, *, overrides: dict | None = None, safe_mode: bool = True) -> tuple:
-    """The source model, what the zoo knows of it, and its input value range.
-
-    Args:
-        source: a run directory, a `.keras` file, a registered model name (built
-            for `spec` with `overrides`) or a `keras.Model` (copied, so the
-            original stays as it is).
-        spec: the new data's `DataSpec`.
-        overrides: builder arguments, for a registered name only.
-        safe_mode: load files in Keras' safe mode. Defaults to True.
-
-    Returns:
-        `(model, info, value_range, description)`: `info` is the zoo's record
-        (`model`, `overrides`, `config`); `value_range` is None when unknown.
-
-    Raises:
-        ValueError: a source that is none of these, or overrides for a source
-            that is not a registered name.
-
-    Example:
-    >>> from kerazoo import DataSpec
-    >>> spec = DataSpec((4,), num_classes=3)
-    >>> model, info, _, what = load_source("mlp", spec, overrides={"width": 8})
-    >>> info["model"], info["overrides"], what
-    ('mlp', {'width': 8}, "registered model 'mlp'")
-    """
-    import keras
-
-    from kerazoo import registry, runs
-
-    if overrides and not (isinstance(source, str) and not os.path.exists(source)):
-        raise ValueError("overrides are builder arguments: they go with a registered model name as the "
-                         f"source, not with {source!r}")
-    if isinstance(source, keras.Model):
-        info = dict(getattr(source, "_kerazoo", None) or {"model": source.name})
-        model = keras.models.clone_model(source)
-        model.set_weights(source.get_weights())
-        return model, info, _value_range(info), f"the model {source.name!r}"
-    if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"source must be a run directory, a .keras file, a model name or a keras.Model, "
-                        f"got {type(source).__name__}")
-    path = Path(source)
-    if path.is_dir():
-        run = runs.load_run(path, safe_mode=safe_mode)
-        return run.model, dict(run.model._kerazoo), _value_range(run.config), f"run {str(path)!r}"
-    if path.suffix == ".keras":
-        if not path.is_file():
-            raise FileNotFoundError(f"source {str(path)!r}: no such .keras file")
-        model = runs.load_model(path, safe_mode=safe_mode)
-        return model, {"model": model.name}, None, f"file {str(path)!r}"
-    try:
-        registry.get_entry(str(source))
-    except KeyError as err:
-        raise ValueError(f"source {str(source)!r} is not a run directory, a .keras file or a registered "
-                         f"model: {err.args[0]}") from None
-    model = registry.build(str(source), spec, compile=False, **(overrides or {}))
-    return model, dict(model._kerazoo), _value_range(model._kerazoo), f"registered model {str(source)!r}"
-
-
-def _value_range(info: dict):
-    spec = (info or {}).get("spec") or {}
-    value = spec.get("value_range")
-    return tuple(value) if value else None
-
-
-def _leaf_layers(model) -> list:
-    """Every layer that is not a model, nested models opened, in topological order."""
-    import keras
-
-    out = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            out.extend(_leaf_layers(layer))
-        elif not isinstance(layer, keras.layers.InputLayer):
-            out.append(layer)
-    return out
-
-
-def _head_layers(model) -> list:
-    names = {layer.name for layer in model.layers}
-    found = [model.get_layer(n) for n in HEAD_NAMES if n in names]
-    if found:
-        return found
-    import keras
-
-    last = model.layers[-1]
-    if not isinstance(last, keras.layers.Dense):
-        raise ValueError(f"cannot find the head of model {model.name!r}: no layer named 'predictions' and "
-                         f"its last layer {last.name!r} is a {type(last).__name__}, not a Dense layer")
-    return [last]
-
-
-def _features(model, layer: str | None = None):
-    """The tensor the new head takes: the named layer's output, else the old output layer's input."""
-    if layer is not None:
-        names = [item.name for item in model.layers]
-        if layer not in names:
-            raise ValueError(f"features={layer!r}: model {model.name!r} has no such layer; its last layers "
-                             f"are {', '.join(names[-6:])}")
-        return model.get_layer(layer).output
-    heads = _head_layers(model)
-    first = next((h for h in heads if h.name == "predictions_standardized"), heads[0])
-    return first.input
-
-
-def _adapt_inputs(model, source_range, spec) -> tuple[Any, Any, list, list]:
-    """The new model's inputs, the tensor fed to the source's body, notes, and fixed layers."""
-    import keras
-
-    have = tuple(spec.input_shape)
-    want = tuple(model.input_shape[1:])
-    ranges_differ = (spec.kind == "image" and source_range is not None and spec.value_range is not None
-                     and tuple(map(float, source_range)) != tuple(map(float, spec.value_range)))
-    if have == want and not ranges_differ:
-        return None, None, [], []
-    if spec.kind != "image" or len(have) != 3 or len(want) != 3:
-        raise ValueError(f"the source model takes inputs of shape {want}, but data {spec.name!r} has "
-                         f"{spec.kind} inputs of shape {have}; only images can be adapted (resized, "
-                         f"channels mapped): fine-tune on data of the source's shape")
-    inputs = keras.Input(have, dtype=spec.input_dtype, name="inputs")
-    x, notes, fixed = inputs, [], []
-    if ranges_differ:
-        (low, high), (s_low, s_high) = map(float, spec.value_range), map(float, source_range)
-        scale = (s_high - s_low) / (high - low)
-        x = keras.layers.Rescaling(scale, offset=s_low - low * scale, name="adapt_range")(x)
-        notes.append(f"pixel values rescaled from {spec.value_range} to the source's {tuple(source_range)}")
-    if have[:2] != want[:2]:
-        if None in want[:2]:
-            pass  # the source takes any size
-        else:
-            x = keras.layers.Resizing(want[0], want[1], name="adapt_resize")(x)
-            notes.append(f"images resized from {have[0]}x{have[1]} to the source's {want[0]}x{want[1]}")
-    if have[2] != want[2]:
-        if have[2] == 1:
-            x = keras.layers.Concatenate(name="adapt_channels")([x] * want[2])
-            notes.append(f"the gray channel repeated to the source's {want[2]} channels")
-        elif want[2] == 1:
-            conv = keras.layers.Conv2D(1, 1, use_bias=False, name="adapt_channels",
-                                       kernel_initializer=keras.initializers.Constant(1.0 / have[2]))
-            x = conv(x)
-            fixed.append(conv)
-            notes.append(f"{have[2]} channels averaged to the source's single channel")
-        else:
-            x = keras.layers.Conv2D(want[2], 1, name="adapt_channels")(x)
-            notes.append(f"{have[2]} channels mapped to the source's {want[2]} by a learned 1x1 convolution")
-    for note in notes:
-        log.info("kerazoo: input adaptation: %s", note)
-    return inputs, x, notes, fixed
-
-
-def _new_head(features, spec, head):
-    import keras
-
-    from kerazoo.models.common import head as task_head
-
-    x = features
-    if isinstance(head, dict):
-        unknown = set(head) - {"units", "dropout", "activation"}
-        if unknown or "units" not in head:
-            raise ValueError(f"head as a dict takes 'units' (required), 'dropout' and 'activation'; "
-                             f"got {sorted(head)}")
-        x = keras.layers.Dense(int(head["units"]), activation=head.get("activation", "relu"),
-                               name="head_dense")(x)
-        if head.get("dropout"):
-            x = keras.layers.Dropout(float(head["dropout"]), name="head_dropout")(x)
-    return task_head(x, spec)
 
 
 def _select(layers: list, choice, *, what: str, last: bool = False) -> list:
@@ -353,8 +191,8 @@ def plan_finetune(
     spec = _as_bundle(data).spec if not hasattr(data, "input_shape") else data
     model, info, source_range, what = load_source(source, spec, overrides=overrides, safe_mode=safe_mode)
     log.info("kerazoo: fine-tuning %s (%s) on %s", what, info.get("model", model.name), spec.summary())
-    source_leaves = _leaf_layers(model)
-    inputs, adapted, notes, fixed = _adapt_inputs(model, source_range, spec)
+    source_leaves = leaf_layers(model)
+    inputs, adapted, notes, fixed = adapt_inputs(model, source_range, spec)
     if head == "keep":
         if features is not None:
             raise ValueError("features names where a new head attaches; head='keep' keeps the old one")
@@ -363,16 +201,16 @@ def plan_finetune(
                              f"({(info.get('spec') or {}).get('task', 'its task')}), the data needs "
                              f"{spec.num_outputs} ({spec.task}); use head='new'")
         new = model if inputs is None else keras.Model(inputs, model(adapted), name=model.name)
-        heads = _head_layers(model)
+        heads = head_layers(model)
     else:
-        cut = _features(model, features)
+        cut = feature_output(model, features)
         if inputs is None:
-            new = keras.Model(model.inputs, _new_head(cut, spec, head), name=model.name)
+            new = keras.Model(model.inputs, new_head(cut, spec, head), name=model.name)
         else:
             body = keras.Model(model.inputs, cut, name=f"{model.name}_body")
-            new = keras.Model(inputs, _new_head(body(adapted), spec, head), name=model.name)
+            new = keras.Model(inputs, new_head(body(adapted), spec, head), name=model.name)
         heads = []
-    leaves = _leaf_layers(new)
+    leaves = leaf_layers(new)
     in_source = set(map(id, source_leaves)) - set(map(id, heads))
     backbone = [layer for layer in leaves if id(layer) in in_source]
     frozen1 = _select(backbone, freeze, what="freeze")

@@ -65,3 +65,33 @@ def test_tuning_and_export_sit_above_kerazoo_and_the_cli_on_top():
     layers = _layers()
     assert layers[0][0] == "kerazoo.cli"
     assert layers[1] == ["tuning", "export"]
+
+
+def _python_files(*roots: str) -> list[Path]:
+    return [p for root in roots for p in sorted((ROOT / root).rglob("*.py"))]
+
+
+def test_no_module_holds_more_than_500_lines():
+    long = {str(p.relative_to(ROOT)): n for p in _python_files(*PACKAGES)
+            if (n := len(p.read_text().splitlines())) > 500}
+    assert not long, f"modules over 500 lines (split them by concept): {long}"
+
+
+def test_no_underscore_name_is_imported_from_another_module_of_the_project():
+    import ast
+
+    ours = (*PACKAGES, "tests", "benchmarks")
+    found = []
+    for path in _python_files(*PACKAGES, "tests", "benchmarks", "scripts", "examples"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ours:
+                parts = [p for p in node.module.split(".") if p not in ("_version", "__main__")]
+                names = [a.name for a in node.names if a.name != "__version__"]
+                private = [p for p in parts if p.startswith("_")] + [n for n in names if n.startswith("_")]
+            elif isinstance(node, ast.Import):
+                private = [a.name for a in node.names if a.name.split(".")[0] in PACKAGES
+                           and any(p.startswith("_") and p not in ("_version", "__main__") for p in a.name.split("."))]
+            else:
+                continue
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} {name}" for name in private]
+    assert not found, f"private names imported across modules (make them public where they belong): {found}"

@@ -223,21 +223,21 @@ def test_tfds_tabular_mocked_gets_statistics(tfds):
 def test_tfds_split_names():
     from types import SimpleNamespace
 
-    from kerazoo.data.tfds import _split_names
+    from kerazoo.data.tfds import split_names
 
     def info(*names):
         return SimpleNamespace(splits=dict.fromkeys(names))
 
-    assert _split_names("x", info("train", "test"), 0.1, 0.2) == {
+    assert split_names("x", info("train", "test"), 0.1, 0.2) == {
         "train": "train[:90%]", "validation": "train[90%:100%]", "test": "test"}
-    assert _split_names("x", info("train"), 0.1, 0.2) == {
+    assert split_names("x", info("train"), 0.1, 0.2) == {
         "train": "train[:72%]", "validation": "train[72%:80%]", "test": "train[80%:]"}
-    assert _split_names("x", info("train", "validation", "test"), 0.1, 0.2) == {
+    assert split_names("x", info("train", "validation", "test"), 0.1, 0.2) == {
         "train": "train", "validation": "validation", "test": "test"}
-    assert _split_names("x", info("train"), 0.0, 0.0) == {"train": "train"}
-    assert _split_names("x", info(), 0.1, 0.2)["test"] == "test"  # unknown (mocked): train and test
+    assert split_names("x", info("train"), 0.0, 0.0) == {"train": "train"}
+    assert split_names("x", info(), 0.1, 0.2)["test"] == "test"  # unknown (mocked): train and test
     with pytest.raises(ValueError, match="has no 'train' split"):
-        _split_names("x", info("test"), 0.1, 0.2)
+        split_names("x", info("test"), 0.1, 0.2)
 
 
 def test_tfds_unknown_name_suggests_without_a_tfds_traceback():

@@ -166,10 +166,10 @@ def test_cli_bad_thresholds_exit_2(loser_run, tmp_path, args, message):
 
 
 def test_calibration_takes_every_class_in_turn():
-    from export.api import _balanced
+    from export.source import balanced_examples
 
     x = np.arange(100)
     y = np.array([0] * 90 + [1] * 8 + [2] * 2)  # the rare classes sit at the end
-    picked = _balanced(x, y, 12)
+    picked = balanced_examples(x, y, 12)
     assert sorted(picked) == list(picked) and len(picked) == 12
     assert set(y[picked]) == {0, 1, 2} and list(y[picked]).count(2) == 2 and list(y[picked]).count(1) == 5

@@ -50,9 +50,9 @@ def source_run(digits, tmp_path_factory):
 
 
 def _weights_by_layer(model, skip=("predictions",)):
-    from kerazoo.transfer import _leaf_layers
+    from kerazoo.surgery import leaf_layers
 
-    return {layer.name: [np.array(w) for w in layer.weights] for layer in _leaf_layers(model)
+    return {layer.name: [np.array(w) for w in layer.weights] for layer in leaf_layers(model)
             if layer.weights and layer.name not in skip}
 
 

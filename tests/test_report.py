@@ -10,12 +10,8 @@ import pytest
 from sklearn import metrics as skm
 
 from kerazoo import build, cross_validate, fit, load_data, report
-from kerazoo.evaluation import (
-    plot_confusion_matrix,
-    plot_history,
-    plot_misclassified,
-    report_from_predictions,
-)
+from kerazoo.evaluation import report_from_predictions
+from kerazoo.plots import plot_confusion_matrix, plot_history, plot_misclassified
 from kerazoo.runs import check_run
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from kerazoo.console import text_table
+
 
 def print_table(rows) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for j, r in enumerate(rows):
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
+    print("\n".join(text_table(rows)))
 
 
 def print_metrics(metrics: dict) -> None:

@@ -12,7 +12,7 @@ import difflib
 
 from kerazoo.spec import DataSpec
 
-__all__ = ["load_tfds"]
+__all__ = ["load_tfds", "split_names"]
 
 _CACHE_LIMIT = 2 * 1024**3  # a prepared data set larger than this is not cached in memory
 _SHUFFLE_BUFFER = 10_000
@@ -110,7 +110,7 @@ def load_tfds(
         builder.download_and_prepare()
     except Exception as err:
         raise _download_error(tfds_name, builder, err) from err
-    splits = _split_names(tfds_name, builder.info, validation_split, test_split)
+    splits = split_names(tfds_name, builder.info, validation_split, test_split)
 
     import tensorflow as tf
 
@@ -221,10 +221,15 @@ def _label_fields(tfds, tfds_name: str, label, task: str | None):
                      f"{dtype}) is not supported; the zoo takes a ClassLabel or float targets")
 
 
-def _split_names(tfds_name: str, info, validation_split: float, test_split: float) -> dict:
+def split_names(tfds_name: str, info, validation_split: float, test_split: float) -> dict:
     """`{split: tfds split string}`: the data set's own splits, the missing ones carved from `train`.
 
     Where the splits are unknown (mocked data), `train` and `test` are assumed.
+
+    Example:
+    >>> from types import SimpleNamespace
+    >>> split_names("mnist", SimpleNamespace(splits={"train": 0, "test": 0}), 0.1, 0.2)
+    {'train': 'train[:90%]', 'validation': 'train[90%:100%]', 'test': 'test'}
     """
     own = set(info.splits.keys()) if info.splits else {"train", "test"}
     if "train" not in own:
