@@ -31,6 +31,7 @@ from export.source import (
 from export.tflite import QUANTIZE, tflite_filename
 from export.verify import Verification, VerificationError
 from kerazoo.io import make_dirs, replace_dir, temp_dir
+from kerazoo.modelinfo import model_info
 
 __all__ = ["export_model", "ExportResult", "Artifact", "FORMATS", "DEFAULT_FORMATS", "QUANTIZE"]
 
@@ -346,11 +347,10 @@ def _build(source: ExportSource, tmp: Path, *, name, version, formats, modes, re
 
     spec = source.spec or {}
     run = source.run
+    info = model_info(source.model)
     metadata = {
         "model": name, "version": version, "task": source.task,
-        "zoo_model": (getattr(source.model, "_kerazoo", None) or {}).get("model"),
-        "config": (getattr(source.model, "_kerazoo", None) or {}).get("config"),
-        "overrides": (getattr(source.model, "_kerazoo", None) or {}).get("overrides"),
+        "zoo_model": info.get("model"), "config": info.get("config"), "overrides": info.get("overrides"),
         "inputs": signature["inputs"], "outputs": signature["outputs"],
         "class_names": spec.get("class_names"),
         "preprocessing": preprocessing_note(spec),

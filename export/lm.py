@@ -33,6 +33,7 @@ from typing import Any
 from export.layout import clean_stale, partial_prefix
 from export.verify import TOLERANCES, Verification, compare
 from kerazoo.io import replace_dir, temp_dir
+from kerazoo.modelinfo import model_info
 
 __all__ = ["export_lm", "write_lm_savedmodel", "LM_OUTPUT"]
 
@@ -261,7 +262,7 @@ def export_lm(
         if run.spec.task != "causal_lm":
             raise ValueError(f"{str(model_or_run_dir)!r} is a {run.spec.task} run; export it with export_model")
     model, tok = resolve_model_and_tokenizer(run or model_or_run_dir, tokenizer)
-    info = getattr(model, "_kerazoo", None) or {}
+    info = model_info(model)
     name = model_name or info.get("model") or model.name
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(name)):
         raise ValueError(f"model_name must be a folder name of letters, digits, '.', '_' and '-', got {name!r}")
@@ -356,11 +357,10 @@ def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run
     if not keep_savedmodel:
         shutil.rmtree(sm_dir)
     tok.save(tmp)
-    spec = run.config.get("spec") if run is not None else (getattr(model, "_kerazoo", None) or {}).get("spec")
+    spec = run.config.get("spec") if run is not None else model_info(model).get("spec")
     metadata = {
         "model": name, "version": version, "task": "causal_lm",
-        "zoo_model": (getattr(model, "_kerazoo", None) or {}).get("model"),
-        "config": (getattr(model, "_kerazoo", None) or {}).get("config"),
+        "zoo_model": model_info(model).get("model"), "config": model_info(model).get("config"),
         "inputs": signature["inputs"], "outputs": signature["outputs"],
         "preprocessing": (f"token ids from the tokenizer beside this file ({tok.kind}, {tok.vocab_size} ids; "
                           f"kerazoo.lm.load_tokenizer(FOLDER)); windows of {seq_len} tokens; the logits at "

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kerazoo.modelinfo import copy_info
+
 __all__ = ["write_savedmodel", "float32_copy", "model_task", "output_names", "INPUT_NAME", "CLASSIFICATION"]
 
 INPUT_NAME = "inputs"
@@ -109,8 +111,7 @@ def float32_copy(model: Any) -> Any:
     finally:
         keras.mixed_precision.set_global_policy(previous)
     copy.set_weights(model.get_weights())
-    if hasattr(model, "_kerazoo"):
-        copy._kerazoo = model._kerazoo
+    copy_info(model, copy)
     return copy
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kerazoo.modelinfo import model_info
+
 __all__ = ["ExportSource", "load_source", "run_config", "split_examples", "split_inputs", "synthetic_inputs",
            "verification_inputs", "balanced_examples", "representative_examples", "VERIFY_EXAMPLES", "VERIFY_MIN"]
 
@@ -83,7 +85,7 @@ def load_source(obj) -> ExportSource:
     if not hasattr(obj, "inputs") or not hasattr(obj, "predict"):
         raise TypeError(f"model_or_run_dir must be a Keras model, a run directory or a .keras file, "
                         f"got {type(obj).__name__}")
-    info = getattr(obj, "_kerazoo", None) or {}
+    info = model_info(obj)
     return ExportSource(model=obj, name=info.get("model", obj.name), task=model_task(obj), spec=info.get("spec"))
 
 

@@ -13,6 +13,7 @@ import os as _os
 
 import kerazoo.models  # noqa: F401  (each family registers itself into the registry)
 from kerazoo._version import __version__
+from kerazoo.modelinfo import model_info
 from kerazoo.registry import build, describe, list_models, register
 from kerazoo.space import Bool, Choice, Float, Int
 from kerazoo.spec import DataSpec
@@ -35,7 +36,7 @@ _LAZY = {
     "generate": "kerazoo.lm.generate",
 }
 
-__all__ = ["__version__", "build", "describe", "list_models", "register", "DataSpec",
+__all__ = ["__version__", "build", "describe", "list_models", "register", "DataSpec", "model_info",
            "Int", "Float", "Choice", "Bool", *_LAZY]
 
 

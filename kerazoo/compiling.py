@@ -11,6 +11,7 @@ from typing import Any
 import keras
 
 from kerazoo import objectives
+from kerazoo.modelinfo import model_info, record_info
 
 __all__ = ["compile_model", "default_loss_and_metrics", "task_of", "OPTIMIZERS", "SCHEDULES"]
 
@@ -27,8 +28,8 @@ def task_of(model) -> str:
     >>> task_of(build("mlp", input_shape=(4,), num_classes=1, task="regression"))
     'regression'
     """
-    info = getattr(model, "_kerazoo", None)
-    if info and "spec" in info:
+    info = model_info(model)
+    if "spec" in info:
         return info["spec"]["task"]
     last = model.layers[-1]
     activation = getattr(getattr(last, "activation", None), "__name__", "linear")
@@ -43,7 +44,7 @@ def task_of(model) -> str:
 
 
 def _bytes_per_token(model) -> float:
-    spec = (getattr(model, "_kerazoo", None) or {}).get("spec") or {}
+    spec = model_info(model).get("spec") or {}
     return float(spec.get("bytes_per_token") or 1.0)
 
 
@@ -181,5 +182,5 @@ def compile_model(
     auto_loss, auto_metrics = default_loss_and_metrics(task, label_smoothing, **lm)
     model.compile(optimizer=opt, loss=auto_loss if loss == "auto" else loss,
                   metrics=auto_metrics if metrics == "auto" else metrics, jit_compile=jit_compile)
-    model._kerazoo_compile = settings
+    record_info(model, compile=settings)
     return model

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from kerazoo.console import format_number, text_table
+from kerazoo.modelinfo import model_info
 from kerazoo.plots import plot_confusion_matrix, plot_history, plot_misclassified
 
 __all__ = ["report", "report_from_predictions", "Report"]
@@ -240,7 +241,7 @@ def report(
     (36, ['accuracy', 'f1', 'precision', 'recall'], 3)
     """
     x, y = _split_arrays(data, split)
-    info = getattr(model, "_kerazoo", None) or {}
+    info = model_info(model)
     spec = getattr(data, "spec", None)
     task = spec.task if spec is not None else (info.get("spec") or {}).get("task")
     if task is None:

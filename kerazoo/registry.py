@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kerazoo.modelinfo import record_info
 from kerazoo.space import Declaration, check_value, to_dict
 from kerazoo.spec import KINDS, TASKS, DataSpec
 
@@ -413,7 +414,7 @@ def build(
 
 def _build_in_scope(entry: ModelEntry, spec: DataSpec, kwargs: dict, info: dict, compile: bool | dict):
     model = entry.fn(spec, **kwargs)
-    model._kerazoo = info
+    record_info(model, **info)
     if compile:
         from kerazoo.compiling import compile_model
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from kerazoo.errors import ModelFileError, RunError
 from kerazoo.io import atomic_write, write_json
+from kerazoo.modelinfo import model_info, read_info, record_info, write_info
 from kerazoo.spec import DataSpec
 
 __all__ = ["load_run", "load_model", "Run", "new_run_dir", "finish_run", "versions", "save_model",
@@ -31,8 +32,16 @@ RUN_FILES = ("config.json", "history.csv", "metrics.json", "model.keras")
 
 
 def save_model(model, path: str | os.PathLike) -> None:
-    """Save a Keras model as `.keras`, atomically."""
-    atomic_write(path, lambda tmp: model.save(_keras_name(tmp)) or os.replace(_keras_name(tmp), tmp))
+    """Save a Keras model as `.keras`, atomically, with its `model_info` record inside."""
+    info = model_info(model)
+
+    def write(tmp):
+        model.save(_keras_name(tmp))
+        if info:
+            write_info(_keras_name(tmp), info)  # what the zoo knows of it, inside the file (kerazoo.json)
+        os.replace(_keras_name(tmp), tmp)
+
+    atomic_write(path, write)
 
 
 def _keras_name(tmp: str) -> str:
@@ -218,7 +227,7 @@ def load_run(path: str | os.PathLike, *, safe_mode: bool = True, load_model: boo
                 run.model = _load_keras_file(path / "model.keras", safe_mode=safe_mode)
         except Exception as err:
             raise RunError(f"run {str(path)!r}: model.keras does not load: {err}") from None
-        run.model._kerazoo = {k: config[k] for k in ("model", "overrides", "config", "spec") if k in config}
+        record_info(run.model, **{k: config[k] for k in ("model", "overrides", "config", "spec") if k in config})
     return run
 
 
@@ -280,7 +289,7 @@ def _load_keras_file(path, *, safe_mode: bool):
         raise ModelFileError(f"{str(path)!r} is damaged: a .keras file is a zip archive and this one does not "
                              f"open as one (truncated, or another format); save the model again")
     try:
-        return keras.saving.load_model(path, safe_mode=safe_mode)
+        model = keras.saving.load_model(path, safe_mode=safe_mode)
     except Exception as err:  # one line naming the file, whatever Keras, zipfile or h5py raised
         text = " ".join(str(err).split())
         if safe_mode and "safe_mode" in text:
@@ -289,3 +298,7 @@ def _load_keras_file(path, *, safe_mode: bool):
                                  f"trust its source: --unsafe (safe_mode=False)") from None
         raise ModelFileError(f"{str(path)!r} is not a loadable .keras file ({type(err).__name__}: "
                              f"{text[:300]})") from None
+    info = read_info(path)
+    if info:
+        record_info(model, **info)
+    return model

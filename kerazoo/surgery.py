@@ -1,7 +1,7 @@
 """Model surgery for transfer: a source model loaded, its features cut, its inputs adapted, a new head.
 
 `kerazoo.transfer` plans and trains with these; each works on any Keras model,
-with what the zoo knows of it (`model._kerazoo`) where there is a record.
+with what the zoo knows of it (`kerazoo.model_info`) where there is a record.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kerazoo.modelinfo import model_info
 from kerazoo.spec import DataSpec
 
 __all__ = ["load_source", "leaf_layers", "head_layers", "feature_output", "adapt_inputs", "new_head", "HEAD_NAMES"]
@@ -54,7 +55,7 @@ def load_source(source: Any, spec: DataSpec, *, overrides: dict | None = None, s
         raise ValueError("overrides are builder arguments: they go with a registered model name as the "
                          f"source, not with {source!r}")
     if isinstance(source, keras.Model):
-        info = dict(getattr(source, "_kerazoo", None) or {"model": source.name})
+        info = model_info(source) or {"model": source.name}
         model = keras.models.clone_model(source)
         model.set_weights(source.get_weights())
         return model, info, _value_range(info), f"the model {source.name!r}"
@@ -64,19 +65,19 @@ def load_source(source: Any, spec: DataSpec, *, overrides: dict | None = None, s
     path = Path(source)
     if path.is_dir():
         run = runs.load_run(path, safe_mode=safe_mode)
-        return run.model, dict(run.model._kerazoo), _value_range(run.config), f"run {str(path)!r}"
+        return run.model, model_info(run.model), _value_range(run.config), f"run {str(path)!r}"
     if path.suffix == ".keras":
         if not path.is_file():
             raise FileNotFoundError(f"source {str(path)!r}: no such .keras file")
         model = runs.load_model(path, safe_mode=safe_mode)
-        return model, {"model": model.name}, None, f"file {str(path)!r}"
+        return model, model_info(model) or {"model": model.name}, _value_range(model_info(model)), f"file {str(path)!r}"
     try:
         registry.get_entry(str(source))
     except KeyError as err:
         raise ValueError(f"source {str(source)!r} is not a run directory, a .keras file or a registered "
                          f"model: {err.args[0]}") from None
     model = registry.build(str(source), spec, compile=False, **(overrides or {}))
-    return model, dict(model._kerazoo), _value_range(model._kerazoo), f"registered model {str(source)!r}"
+    return model, model_info(model), _value_range(model_info(model)), f"registered model {str(source)!r}"
 
 
 def _value_range(info: dict):

@@ -15,6 +15,7 @@ from kerazoo.compat import reset_initial_epoch
 from kerazoo.compiling import compile_model, default_loss_and_metrics, task_of  # noqa: F401  (kerazoo.train.compile_model stays)
 from kerazoo.console import progress_verbose
 from kerazoo.distribute import distribution_info, is_chief
+from kerazoo.modelinfo import model_info
 from kerazoo.runlock import holds_run_dir
 from kerazoo.spec import DataSpec
 
@@ -51,8 +52,7 @@ def _as_data(data, model):
     if isinstance(data, Data):
         return data
     if isinstance(data, tuple) and len(data) == 2:
-        info = getattr(model, "_kerazoo", None)
-        task = info["spec"]["task"] if info else None
+        task = (model_info(model).get("spec") or {}).get("task")
         return load_data(data, test_split=0.0, task=task)
     import tensorflow as tf
 
@@ -133,8 +133,7 @@ def check_model_fits(model, spec: DataSpec) -> None:
     if len(want) != len(have) or any(w is not None and w != h for w, h in zip(want, have)):
         raise ValueError(f"model {name!r} takes inputs of shape {want}, but data {spec.name!r} has "
                          f"{have}; build the model for the data: build(name, data.spec)")
-    info = getattr(model, "_kerazoo", None)
-    if info and spec.name != "dataset" and model.output_shape[-1] != spec.num_outputs:
+    if model_info(model) and spec.name != "dataset" and model.output_shape[-1] != spec.num_outputs:
         raise ValueError(f"model {name!r} has {model.output_shape[-1]} outputs, but data {spec.name!r} "
                          f"needs {spec.num_outputs} ({spec.task}); build the model for the data: "
                          f"build(name, data.spec)")
@@ -273,7 +272,7 @@ def fit(
                     ", ".join(augmentation.random_layers(model)))
     if getattr(model, "optimizer", None) is None:
         compile_model(model, task=data.spec.task)
-    settings = dict(getattr(model, "_kerazoo_compile", {}))
+    settings = model_info(model).get("compile", {})
     steps = int(data.train.cardinality())
     epochs, note = budget.resolve_epochs(epochs, steps if steps > 0 else None, training=_registered_training(model))
     if note:
@@ -303,7 +302,7 @@ def fit(
         (run_dir / runs.MANIFEST).unlink(missing_ok=True)  # being (re)written: unfinished until the end
         resumed = resume.checkpoint_epoch(run_dir)  # a killed run's last finished epoch: continue there
         earlier = resume.history_before(run_dir / "history.csv", resumed or 0)
-        info = getattr(model, "_kerazoo", {}) or {}
+        info = model_info(model)
         io.write_json(run_dir / "config.json", {
             "model": info.get("model", model.name), "overrides": info.get("overrides", {}),
             "config": info.get("config", {}), "spec": data.spec.to_dict(),
@@ -367,7 +366,7 @@ def fit(
 
 def _registered_training(model) -> dict:
     """The training defaults the model's registry entry declares (`register(training=...)`), if any."""
-    name = (getattr(model, "_kerazoo", None) or {}).get("model")
+    name = model_info(model).get("model")
     if not name:
         return {}
     from kerazoo.registry import get_entry

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerazoo.modelinfo import record_info
 from kerazoo.runlock import holds_run_dir
 from kerazoo.surgery import (
     adapt_inputs,
@@ -224,8 +225,8 @@ def plan_finetune(
     always = list(fixed) + [layer for layer in backbone  # BatchNormalization stays in inference mode
                             if isinstance(layer, keras.layers.BatchNormalization) and not train_batchnorm]
     frozen = [frozen1 + always, [layer for layer in frozen1 if layer not in thawed] + always][:phases]
-    new._kerazoo = {"model": info.get("model", model.name), "overrides": info.get("overrides", {}),
-                    "config": info.get("config", {}), "spec": spec.to_dict()}
+    record_info(new, model=info.get("model", model.name), overrides=info.get("overrides", {}),
+                config=info.get("config", {}), spec=spec.to_dict())
     settings = {"source": str(source) if isinstance(source, (str, os.PathLike)) else what,
                 "source_model": info.get("model", model.name), "head": head, "features": features,
                 "freeze": freeze, "unfreeze": unfreeze, "train_batchnorm": train_batchnorm,

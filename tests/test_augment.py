@@ -18,6 +18,7 @@ from kerazoo.augment import (
     preset_settings,
     random_layers,
 )
+from kerazoo.modelinfo import record_info
 
 RANDOM_OPS = ("Random", "ImageProjectiveTransform", "Multinomial", "ParameterizedTruncatedNormal")
 
@@ -38,7 +39,7 @@ def _recorder_model(spec, batch: int):
     inputs = keras.Input(spec.input_shape)
     x = keras.layers.Flatten()(Recorder(name="recorder")(inputs))
     model = keras.Model(inputs, keras.layers.Dense(spec.num_classes, activation="softmax")(x))
-    model._kerazoo = {"spec": spec.to_dict()}
+    record_info(model, spec=spec.to_dict())
     return model
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kerazoo import build, finetune, fit, load_data, load_model, load_run
+from kerazoo import build, finetune, fit, load_data, load_model, load_run, model_info
 from kerazoo.runs import check_run
 from kerazoo.transfer import plan_finetune
 
@@ -173,7 +173,7 @@ def test_from_a_registered_applications_backbone(digits, tmp_path, caplog):
     assert "resizes 8x8 inputs to 32x32" in caplog.text and "gray" in caplog.text
     assert result.phases[0]["trainable_params"] == 1280 * 10 + 10  # the new head alone
     assert result.model.get_layer("preprocess").family == "mobilenet_v2"
-    assert result.model._kerazoo["model"] == "mobilenet_v2" and result.model._kerazoo["overrides"] == {"alpha": 0.35}
+    assert model_info(result.model)["model"] == "mobilenet_v2" and model_info(result.model)["overrides"] == {"alpha": 0.35}
     result.model.save(tmp_path / "tuned.keras")
     reloaded = load_model(tmp_path / "tuned.keras")  # safe mode: no Lambda layers in the model
     assert reloaded.get_layer("preprocess").family == "mobilenet_v2"

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from kerazoo import build, fit, generate, load_data, load_run
+from kerazoo import build, fit, generate, load_data, load_run, model_info
 from kerazoo.lm import (
     Tokenizer,
     enable_lora,
@@ -145,7 +145,7 @@ def test_tiny_gpt_trains_on_the_bundled_text_and_its_loss_falls(text):
     m = result.metrics["test"]
     assert m["perplexity"] == pytest.approx(np.exp(m["loss"]), rel=1e-4)
     assert m["bits_per_byte"] == pytest.approx(m["loss"] / np.log(2), rel=1e-4)
-    settings = model._kerazoo_compile
+    settings = model_info(model)["compile"]
     assert settings["warmup"] == 0.05 and settings["clipnorm"] == 1.0  # the causal_lm defaults
     assert model.output_shape == (None, None, 256) and model.layers[-1].dtype_policy.compute_dtype == "float32"
 

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from kerazoo import DataSpec, Int, build, describe, list_models, register
+from kerazoo import DataSpec, Int, build, describe, list_models, model_info, register
 
 
 def test_unknown_name_lists_closest():
@@ -30,7 +30,7 @@ def test_bad_override_lists_valid_keys():
 
 def test_none_override_keeps_default():
     model = build("mlp", input_shape=(4,), num_classes=3, width=None, compile=False)
-    assert model._kerazoo["config"]["width"] == 256
+    assert model_info(model)["config"]["width"] == 256
 
 
 def test_duplicate_registration_refused(registry_sandbox):

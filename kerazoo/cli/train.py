@@ -20,6 +20,7 @@ from kerazoo.cli.settings import (
 )
 from kerazoo.cli.values import augment_value
 from kerazoo.errors import EXIT_OK, UsageError
+from kerazoo.modelinfo import model_info
 
 
 def cmd_train(args) -> int:
@@ -96,7 +97,7 @@ def cmd_train(args) -> int:
         print(f"data   {data.describe()}")
         model = build(name, data.spec, compile=compile_cfg or True, strategy=strategy, precision=precision,
                       **overrides)
-        dist = model._kerazoo["distribution"]
+        dist = model_info(model)["distribution"]
         print(f"model  {name}: {model.count_params():,} parameters")
         replicas = f"{dist['replicas']} replica{'s' if dist['replicas'] != 1 else ''}"
         print(f"device {strategy_text(dist['strategy'])}, {replicas} on {', '.join(dist['devices'])}; "

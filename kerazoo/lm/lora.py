@@ -27,6 +27,7 @@ from kerazoo.compat import (
     flatten_layers,
     self_attention,
 )
+from kerazoo.modelinfo import copy_info, model_info, record_info
 
 __all__ = ["enable_lora", "prepare_finetune", "parameter_counts", "lora_layers", "save_adapter",
            "load_adapter", "merge_lora", "METHODS", "ADAPTER_FILE"]
@@ -94,8 +95,8 @@ def enable_lora(model, rank: int = 8, *, alpha: float | None = None, embedding: 
         layer.enable_lora(rank, lora_alpha=alpha)
     for variable in model.variables:  # Keras leaves biases, norms and embeddings trainable: freeze them
         variable.trainable = _is_lora(variable)
-    model._kerazoo_lora = {"rank": rank, "alpha": alpha if alpha is not None else rank, "embedding": embedding,
-                           "layers": sorted(targets)}
+    record_info(model, lora={"rank": rank, "alpha": alpha if alpha is not None else rank, "embedding": embedding,
+                             "layers": sorted(targets)})
     return model
 
 
@@ -191,7 +192,7 @@ def save_adapter(model, path: str | os.PathLike) -> list[Path]:
     """
     from kerazoo.io import atomic_write, write_json
 
-    info = getattr(model, "_kerazoo_lora", None)
+    info = model_info(model).get("lora")
     weights = _adapter_weights(model)
     if not weights or info is None:
         raise ValueError(f"model {model.name!r} has no LoRA adapters to save; enable_lora(model, rank) first")
@@ -203,7 +204,7 @@ def save_adapter(model, path: str | os.PathLike) -> list[Path]:
             np.savez(f, **weights)
 
     atomic_write(folder / ADAPTER_FILE, write)
-    base = (getattr(model, "_kerazoo", None) or {})
+    base = model_info(model)
     write_json(folder / ADAPTER_CONFIG, {**info, "model": base.get("model"), "config": base.get("config"),
                                          "parameters": int(sum(w.size for w in weights.values()))})
     return [folder / ADAPTER_FILE, folder / ADAPTER_CONFIG]
@@ -284,8 +285,7 @@ def merge_lora(model) -> Any:
         source.save_own_variables(store)
         if store:
             target.load_own_variables(store)
-    if hasattr(model, "_kerazoo"):
-        merged._kerazoo = model._kerazoo
+    copy_info(model, merged, lora=None)  # merged: no adapter left
     return merged
 
 
