@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from export.verify import Verification
 from kerazoo.errors import FidelityError
+from kerazoo.tasks import get_task
 
 __all__ = ["FidelityError", "Gate", "threshold_for", "check_thresholds", "judge", "describe", "MIN_AGREEMENT",
            "MAX_RELATIVE_ERROR", "MIN_NEXT_TOKEN_AGREEMENT", "GATED"]
@@ -82,7 +83,7 @@ def threshold_for(task: str, *, min_agreement: float | None = None, max_relative
     if task != "regression" and max_relative_error is not None:
         raise ValueError(f"max_relative_error applies to regression models; this model is {task}: set "
                          f"min_agreement instead (got max_relative_error={max_relative_error!r})")
-    if task == "regression":
+    if get_task(task).fidelity == "relative_error":
         bound = MAX_RELATIVE_ERROR if max_relative_error is None else float(max_relative_error)
         return {"metric": "relative_error", "max": bound, "label": "relative error"}
     if task == "causal_lm":

@@ -34,10 +34,11 @@ from export.layout import clean_stale, partial_prefix
 from export.verify import TOLERANCES, Verification, compare
 from kerazoo.io import replace_dir, temp_dir
 from kerazoo.modelinfo import model_info
+from kerazoo.tasks import get_task
 
 __all__ = ["export_lm", "write_lm_savedmodel", "LM_OUTPUT"]
 
-LM_OUTPUT = "logits"
+LM_OUTPUT = get_task("causal_lm").served[0]  # "logits"
 VERIFY_WINDOWS = 64
 CALIBRATION_WINDOWS = 128
 

@@ -15,11 +15,11 @@ import os
 from typing import Any
 
 from kerazoo.modelinfo import copy_info
+from kerazoo.tasks import get_task
 
-__all__ = ["write_savedmodel", "float32_copy", "model_task", "output_names", "INPUT_NAME", "CLASSIFICATION"]
+__all__ = ["write_savedmodel", "float32_copy", "model_task", "output_names", "INPUT_NAME"]
 
 INPUT_NAME = "inputs"
-CLASSIFICATION = ("multiclass", "binary", "multilabel")
 
 
 def model_task(model: Any) -> str:
@@ -38,14 +38,14 @@ def model_task(model: Any) -> str:
 def output_names(task: str) -> tuple[str, ...]:
     """The names of the serving signature's outputs for a task.
 
-    Classification tasks get `probabilities` and `classes`; any other task
-    (regression, language-model logits) gets its raw outputs as `values`.
+    Classification tasks get `probabilities` and `classes`, regression `values`,
+    a language model `logits` (`kerazoo.tasks`).
 
     Example:
     >>> output_names("multiclass"), output_names("regression")
     (('probabilities', 'classes'), ('values',))
     """
-    return ("probabilities", "classes") if task in CLASSIFICATION else ("values",)
+    return get_task(task).served
 
 
 def check_single_input(model: Any) -> None:
@@ -154,8 +154,9 @@ def write_savedmodel(model: Any, path: str | os.PathLike, *, task: str | None = 
     @tf.function(input_signature=[tf.TensorSpec(shape, dtype, name=INPUT_NAME)])
     def serve(inputs):
         out = tf.cast(model(inputs, training=False), tf.float32)
-        if task not in CLASSIFICATION:
-            return {"values": out}
+        if not get_task(task).classification:  # values (regression) or logits (a language model)
+            return {output_names(task)[0]: out}
+        # the classes, by the rule of kerazoo.tasks.classes_from_outputs, in TensorFlow ops
         if task == "multiclass":
             classes = tf.argmax(out, axis=-1, output_type=tf.int64)
         elif task == "binary":

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kerazoo.modelinfo import model_info
+from kerazoo.tasks import get_task
 
 __all__ = ["ExportSource", "load_source", "run_config", "split_examples", "split_inputs", "synthetic_inputs",
            "verification_inputs", "balanced_examples", "representative_examples", "VERIFY_EXAMPLES", "VERIFY_MIN"]
@@ -257,7 +258,7 @@ def representative_examples(source: ExportSource, representative_data, input_ran
                          "; pass representative_data=x_train[:300] (a few hundred training inputs, an array "
                          "or a tf.data.Dataset)" + ("" if source.run else ", or export a run directory, "
                                                     "whose training data is used"))
-    if source.task in ("multiclass", "binary") and data.arrays and "train" in data.arrays:
+    if get_task(source.task).one_label and data.arrays and "train" in data.arrays:
         x, y = data.arrays["train"]
         if y is not None:
             return balanced_examples(x, y, REPRESENTATIVE_EXAMPLES)

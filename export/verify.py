@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kerazoo.errors import VerificationError
+from kerazoo.tasks import classes_from_outputs, get_task
 
 __all__ = ["Verification", "compare", "verify_savedmodel", "verify_tflite", "run_savedmodel", "run_tflite",
            "TOLERANCES", "VerificationError", "held_out_score", "latency_ms"]
@@ -82,27 +83,17 @@ class Verification:
 
 
 def _main(outputs: dict):
-    return outputs["values"] if "values" in outputs else outputs["probabilities"]
-
-
-def _classes(probabilities, task: str):
-    """The classes the serving signature derives from probabilities (its `classes` output)."""
-    import numpy as np
-
-    p = np.asarray(probabilities)
-    if task == "multiclass":
-        return p.argmax(-1)
-    if task == "binary":
-        return (p[..., 0] > 0.5).astype("int64")
-    return (p > 0.5).astype("int64")
+    if "probabilities" in outputs:
+        return outputs["probabilities"]
+    return next(v for k, v in outputs.items() if k != "classes")  # values, or a language model's logits
 
 
 def _agreement(reference, outputs: dict, task: str) -> float | None:
     import numpy as np
 
-    if task not in ("multiclass", "binary", "multilabel"):
+    if not get_task(task).classification:
         return None
-    want = _classes(reference, task)
+    want = classes_from_outputs(reference, task)
     got = np.asarray(outputs["classes"]) if "classes" in outputs else None
     if got is None:
         return None
@@ -165,7 +156,7 @@ def judge_outputs(result: Verification, reference, outputs: dict, task: str, lab
     if labels is not None and len(labels):
         n = len(labels)
         mine = out[:n] if task == "regression" else np.asarray(outputs["classes"])[:n]
-        keras = ref[:n] if task == "regression" else _classes(ref[:n], task)
+        keras = ref[:n] if task == "regression" else classes_from_outputs(ref[:n], task)
         score, keras_score = held_out_score(task, labels, mine), held_out_score(task, labels, keras)
         if score is not None:
             result.held_out = {"metric": score[0], "value": score[1], "keras": keras_score[1], "examples": n}

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from kerazoo.console import format_number, text_table
+from kerazoo.tasks import get_task
 
 __all__ = ["cross_validate", "CrossValidation"]
 
@@ -112,7 +113,7 @@ def cross_validate(
         raise ValueError(f"cross_validate needs in-memory data; {data.source!r} has no arrays")
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    stratified = spec.task in ("multiclass", "binary")
+    stratified = get_task(spec.task).one_label
     labels = y.reshape(len(y), -1)[:, 0].astype("int64") if stratified else None
     if stratified:
         ids, counts = np.unique(labels, return_counts=True)

@@ -22,6 +22,7 @@ import numpy as np
 from kerazoo.console import format_number, text_table
 from kerazoo.modelinfo import model_info
 from kerazoo.plots import plot_confusion_matrix, plot_history, plot_misclassified
+from kerazoo.tasks import get_task
 
 __all__ = ["report", "report_from_predictions", "Report"]
 
@@ -259,7 +260,7 @@ def report(
         if plots:
             if history is not None:
                 plot_history(history, out / "history.png")
-            if task in ("multiclass", "binary"):
+            if get_task(task).one_label:
                 plot_confusion_matrix(rep.confusion_matrix, out / "confusion_matrix.png",
                                       class_names=rep.class_names)
                 kind = spec.kind if spec is not None else ("image" if x.ndim == 4 else "tabular")

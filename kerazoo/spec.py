@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from kerazoo.tasks import TASKS as _TASK_TABLE
+from kerazoo.tasks import get_task
+
 __all__ = ["DataSpec", "TASKS", "KINDS"]
 
-TASKS = ("multiclass", "binary", "regression", "multilabel", "causal_lm")
+TASKS = tuple(_TASK_TABLE)
 KINDS = ("image", "tabular", "sequence", "tokens")
 
 
@@ -116,7 +119,7 @@ class DataSpec:
 
     @property
     def is_classification(self) -> bool:
-        return self.task in ("multiclass", "binary", "multilabel")
+        return get_task(self.task).classification
 
     def with_(self, **changes: Any) -> DataSpec:
         """A copy with some fields changed.

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from kerazoo.spec import DataSpec
+from kerazoo.tasks import get_task
 
 __all__ = ["Data", "from_arrays", "check_arrays", "check_value_range", "infer_value_range", "infer_task",
            "infer_kind", "split_arrays", "make_pipeline"]
@@ -214,7 +215,7 @@ def from_arrays(
         x = x[..., None]
     if kind == "image" and x.ndim != 4:
         raise ValueError(f"{name}: image inputs must be (n, height, width[, channels]); got shape {x.shape}")
-    if task in ("multiclass", "binary"):
+    if get_task(task).one_label:
         y = y.reshape(len(y), -1)[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
         if y.ndim != 1:
             raise ValueError(f"{name}: {task} labels must be one integer per example; got shape {y.shape}")
@@ -231,7 +232,7 @@ def from_arrays(
     if task == "regression":
         num_classes = 1 if y.ndim == 1 else y.shape[1]
     check_arrays(x, y, name=name, task=task, num_classes=num_classes)
-    stratify = task in ("multiclass", "binary")
+    stratify = get_task(task).one_label
     rest_x, rest_y = x, y
     test = None
     if test_data is not None:
@@ -270,11 +271,8 @@ def from_arrays(
 
 
 def _labels(y: np.ndarray, task: str) -> np.ndarray:
-    if task == "multiclass":
-        return y.astype("int64")
-    if task == "binary":
-        return y.astype("float32").reshape(-1, 1)
-    return y.astype("float32")
+    y = y.astype(get_task(task).label_dtype)
+    return y.reshape(-1, 1) if task == "binary" else y
 
 
 def _spec_for(train: tuple, *, name: str, task: str, kind: str, num_classes, **fields) -> DataSpec:

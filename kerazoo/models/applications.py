@@ -20,13 +20,14 @@ from kerazoo.models.common import BN_MOMENTUM, check_momentum, head
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
 from kerazoo.spec import DataSpec
+from kerazoo.tasks import SUPERVISED
 
 __all__ = ["mobilenet_v2", "efficientnet_b0", "resnet50", "WeightsUnavailableError", "MIN_SIZE"]
 
 log = logging.getLogger("kerazoo")
 
 MIN_SIZE = 32  # Keras Applications refuse inputs smaller than 32x32 without a top
-_TASKS = ("multiclass", "binary", "regression", "multilabel")
+_TASKS = SUPERVISED
 _TAGS = ("image", "conv", "applications", "imagenet")
 _DEFAULT_SPEC = DataSpec((224, 224, 3), num_classes=10, kind="image", value_range=(0, 255))
 _SPACE = {"dropout": Float(0.0, 0.5, step=0.1), "pooling": Choice(["avg", "max"])}

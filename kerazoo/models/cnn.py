@@ -11,11 +11,12 @@ from kerazoo.models.common import (
 )
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
+from kerazoo.tasks import SUPERVISED
 
 
 @register(
     "cnn",
-    task=("multiclass", "binary", "regression", "multilabel"),
+    task=SUPERVISED,
     inputs=("image",),
     tags=("image", "conv"),
     space={

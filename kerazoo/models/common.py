@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kerazoo.spec import DataSpec
+from kerazoo.tasks import get_task
 
 #: The default momentum of the zoo's BatchNormalization layers. Keras' own 0.99
 #: suits long ImageNet runs; in short ones the moving statistics lag the weights
@@ -55,8 +56,7 @@ def head(x, spec: DataSpec, *, name: str = "predictions"):
     """
     import keras
 
-    activation = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid",
-                  "regression": None}[spec.task]
+    activation = get_task(spec.task).activation
     if spec.task == "regression" and spec.target_mean is not None:
         x = keras.layers.Dense(spec.num_outputs, dtype="float32", name=f"{name}_standardized")(x)
         return keras.layers.Rescaling(list(spec.target_std), offset=list(spec.target_mean),

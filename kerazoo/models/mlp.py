@@ -12,11 +12,12 @@ from kerazoo.models.common import (
 from kerazoo.registry import register
 from kerazoo.space import Bool, Choice, Float, Int
 from kerazoo.spec import DataSpec
+from kerazoo.tasks import SUPERVISED
 
 
 @register(
     "mlp",
-    task=("multiclass", "binary", "regression", "multilabel"),
+    task=SUPERVISED,
     inputs=("tabular", "image", "sequence"),
     tags=("tabular", "dense"),
     default_spec=DataSpec((784,), num_classes=10, kind="tabular"),

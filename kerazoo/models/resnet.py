@@ -14,8 +14,9 @@ from kerazoo.models.common import (
 )
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
+from kerazoo.tasks import SUPERVISED
 
-_TASKS = ("multiclass", "binary", "regression", "multilabel")
+_TASKS = SUPERVISED
 _SPACE = {
     "width": Choice([1, 2, 4]),
     "dropout": Float(0.0, 0.5, step=0.1),

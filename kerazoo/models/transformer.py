@@ -6,6 +6,7 @@ from kerazoo.models.common import head, inputs_and_preprocessing
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float, Int
 from kerazoo.spec import DataSpec
+from kerazoo.tasks import SUPERVISED
 
 
 def check_heads(model: str, dim: int, num_heads: int) -> None:
@@ -43,7 +44,7 @@ def encoder(x, *, num_layers, num_heads, mlp_ratio, dropout, pooling):
 
 @register(
     "transformer",
-    task=("multiclass", "binary", "regression", "multilabel"),
+    task=SUPERVISED,
     inputs=("tokens", "sequence", "image", "tabular"),
     tags=("sequence", "text", "attention"),
     default_spec=DataSpec((128,), task="binary", kind="tokens", vocab_size=10000),

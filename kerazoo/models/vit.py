@@ -6,11 +6,12 @@ from kerazoo.models.common import head, inputs_and_preprocessing
 from kerazoo.models.transformer import check_heads, encoder
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float, Int
+from kerazoo.tasks import SUPERVISED
 
 
 @register(
     "vit",
-    task=("multiclass", "binary", "regression", "multilabel"),
+    task=SUPERVISED,
     inputs=("image",),
     tags=("image", "attention"),
     space={
