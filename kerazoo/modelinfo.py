@@ -67,7 +67,7 @@ def record_info(model: Any, /, **fields: Any) -> dict:
             info.pop(key, None)
         else:
             info[key] = copy.deepcopy(value)
-    setattr(model, _ATTRIBUTE, info)
+    object.__setattr__(model, _ATTRIBUTE, info)  # a plain dict: past Keras' attribute tracking
     return model_info(model)
 
 
@@ -80,7 +80,7 @@ def copy_info(source: Any, target: Any, /, **changes: Any) -> dict:
     >>> copy_info(a, b, overrides={"depth": 1})["overrides"]
     {'depth': 1}
     """
-    setattr(target, _ATTRIBUTE, {})
+    object.__setattr__(target, _ATTRIBUTE, {})
     return record_info(target, **{**model_info(source), **changes})
 
 
