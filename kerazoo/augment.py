@@ -184,7 +184,8 @@ def preset_settings(augment: str | dict, kind: str) -> dict[str, Any]:
 class Augmenter:
     """Training-time augmentation: Keras layers applied to `(x, y)` batches.
 
-    Layers run in order on the inputs with `training=True`; MixUp and CutMix
+    Layers run in order on the inputs with `training=True` (a
+    `keras.layers.Pipeline`); MixUp and CutMix
     also mix the labels, so multiclass class ids become one-hot float labels
     first (the zoo's losses and metrics take both). An `Augmenter` is never part
     of a model: `fit` applies it in the data pipeline or in the training step.
@@ -212,6 +213,7 @@ class Augmenter:
             if not isinstance(layer, keras.layers.Layer):
                 raise TypeError(f"augment: expected Keras layers, got {type(layer).__name__}")
         self.layers = list(layers)
+        self.pipeline = keras.layers.Pipeline(self.layers, name="augmenter")
         self.spec = spec
         self.settings = dict(settings or {})
         self.name = name
@@ -236,17 +238,17 @@ class Augmenter:
         return ops.cast(y, "float32")
 
     def __call__(self, x, y):
-        """Augment one batch; returns `(x, y)`."""
-        soft = False
-        for layer in self.layers:
-            if isinstance(layer, _MIXERS):
-                if not soft:
-                    y, soft = self._soft_labels(y), True
-                out = layer({"images": x, "labels": y}, training=True)
-                x, y = out["images"], out["labels"]
-            else:
-                x = layer(x, training=True)
-        return x, y
+        """Augment one batch; returns `(x, y)`.
+
+        The layers run as one `keras.layers.Pipeline`; with a mixer in it, on
+        `{"images", "labels"}` (Keras' image layers pass the labels through, the
+        mixers mix them).
+        """
+        if self.mixes_labels:  # one structure of tensors (Keras refuses arrays mixed with tensors)
+            x = ops.convert_to_tensor(x)
+            out = self.pipeline({"images": x, "labels": self._soft_labels(y)}, training=True)
+            return out["images"], out["labels"]
+        return self.pipeline(x, training=True), y
 
     def describe(self) -> dict:
         """What the run records: the preset, its settings and the layers.

@@ -218,6 +218,9 @@ def test_tfds_tabular_mocked_gets_statistics(tfds):
         data = load_data("tfds:iris", batch_size=4)
     assert data.spec.kind == "tabular" and data.spec.input_shape == (4,)
     assert len(data.spec.mean) == 4 and all(v > 0 for v in data.spec.variance)
+    x = np.concatenate([np.asarray(xb, "float64") for xb, _ in data.train])  # the statistics are the training split's
+    np.testing.assert_allclose(data.spec.mean, x.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(data.spec.variance, np.maximum(x.var(0), 1e-12), rtol=1e-3, atol=1e-5)
 
 
 def test_tfds_split_names():

@@ -279,29 +279,23 @@ def _pipeline(tf, ds, *, task: str, resize, cache: bool, batch_size: int, shuffl
 
 
 def _statistics(ds, *, kind: str, task: str) -> dict:
-    """Per-feature mean/variance (tabular, sequence) and target mean/std (regression), in one pass."""
+    """Per-feature mean/variance (tabular, sequence) and target mean/std (regression), by `Normalization.adapt`."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
 
-    sums = None
-    for x, y in ds.as_numpy_iterator():
-        parts = []
-        if kind in ("tabular", "sequence"):
-            f = x.reshape(-1, x.shape[-1]).astype("float64")
-            parts.append((len(f), f.sum(0), (f * f).sum(0)))
-        if task == "regression":
-            t = y.reshape(len(y), -1).astype("float64")
-            parts.append((len(t), t.sum(0), (t * t).sum(0)))
-        sums = parts if sums is None else [(a[0] + b[0], a[1] + b[1], a[2] + b[2])
-                                           for a, b in zip(sums, parts)]
+    def adapted(values) -> tuple:
+        norm = keras.layers.Normalization(axis=-1)
+        norm.adapt(values)
+        return np.ravel(norm.mean).astype("float64"), np.ravel(norm.variance).astype("float64")
+
     out = {}
-    sums = list(sums or [])
-    if kind in ("tabular", "sequence"):
-        count, s, ss = sums.pop(0)
-        mean = s / count
+    if kind in ("tabular", "sequence"):  # every example (and step) a sample of each feature
+        mean, variance = adapted(ds.map(lambda x, y: tf.cast(x, tf.float32)))
         out["mean"] = tuple(float(v) for v in mean)
-        out["variance"] = tuple(float(max(v, 1e-12)) for v in ss / count - mean**2)
+        out["variance"] = tuple(float(max(v, 1e-12)) for v in variance)
     if task == "regression":
-        count, s, ss = sums.pop(0)
-        mean = s / count
+        mean, variance = adapted(ds.map(lambda x, y: tf.reshape(tf.cast(y, tf.float32), (tf.shape(y)[0], -1))))
         out["target_mean"] = tuple(float(v) for v in mean)
-        out["target_std"] = tuple(float(max(max(v, 0.0) ** 0.5, 1e-12)) for v in ss / count - mean**2)
+        out["target_std"] = tuple(float(max(max(v, 0.0) ** 0.5, 1e-12)) for v in variance)
     return out
