@@ -19,12 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kerazoo._version import __version__
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(ValueError):
-    """Bad input from the command line."""
+from kerazoo.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, exit_code
 
 
 def parse_value(text: str, default: Any = None, *, key: str = "value") -> Any:
@@ -36,7 +31,7 @@ def parse_value(text: str, default: Any = None, *, key: str = "value") -> Any:
     >>> parse_value("many", 2, key="depth")
     Traceback (most recent call last):
     ...
-    kerazoo.cli.UsageError: --set depth=many: expected an int (the default is 2)
+    kerazoo.errors.UsageError: --set depth=many: expected an int (the default is 2)
     """
     def fail(kind):
         shown = text if text.isprintable() else repr(text)  # one line, whatever was typed
@@ -379,7 +374,7 @@ def augment_value(text: str) -> str | dict:
     >>> augment_value("{rotation: 0.1}")
     Traceback (most recent call last):
     ...
-    kerazoo.cli.UsageError: --augment {rotation: 0.1}: not a JSON object (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))
+    kerazoo.errors.UsageError: --augment {rotation: 0.1}: not a JSON object (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))
     """
     text = text.strip()
     if not text.startswith("{"):
@@ -940,8 +935,7 @@ def main(argv: list[str] | None = None) -> int:
         print("kerazoo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:
-        code = EXIT_USAGE if isinstance(err, (ValueError, KeyError, TypeError, FileExistsError,
-                                              FileNotFoundError)) else EXIT_FAILED
+        code = exit_code(err)
         if os.environ.get("KERAZOO_DEBUG"):  # the traceback, and the same exit code as without it
             import traceback
 
