@@ -68,16 +68,23 @@ def test_mkdocs_build_strict_is_clean(site):
 def test_api_reference_renders_every_public_name(site):
     import export
     import kerazoo
+    import kerazoo.errors
+    import kerazoo.io
     import tuning
 
     documented = _documented()
     html = "".join(p.read_text() for p in (site / "reference").rglob("*.html"))
-    for package in (kerazoo, tuning, export):
+    for package in (kerazoo, tuning, export, kerazoo.io, kerazoo.errors):
+        whole = documented.get(package.__name__) is package  # `::: kerazoo.io` renders its members
         for name in package.__all__:
             if name.startswith("_"):
                 continue
             obj = getattr(package, name)
             paths = [p for p, o in documented.items() if o is obj and p.rsplit(".", 1)[-1] == name]
+            paths += [f"{package.__name__}.{name}"] if whole else []
+            if whole and isinstance(obj, (int, str)):  # a constant: griffe renders no heading for it
+                assert f"<code>{name}</code>" in html, f"{package.__name__}.{name} is not in docs/reference/"
+                continue
             assert paths, f"{package.__name__}.{name} is not in docs/reference/ (add `::: ...{name}`)"
             assert any(f'id="{p}"' in html for p in paths), f"{paths} did not render"
 
@@ -149,3 +156,15 @@ def test_model_family_example_is_a_zoo_model(registry_sandbox, digits, tmp_path)
     assert probabilities.shape[1] == 10 and abs(float(probabilities[0].sum()) - 1.0) < 1e-4
     section = "\n".join(_script("docs_pages")._model_section("lenet", info, {}, None))
     assert "| `dense_units` | `84` | one of [84, 128, 256] | the dense layer before the head." in section
+
+
+def test_architecture_layer_table_names_every_module_and_only_those():
+    page = (DOCS / "architecture.md").read_text()
+    table = page.split("<!-- layers -->")[1].split("<!-- /layers -->")[0]
+    named = {name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[2])}
+    package = ROOT / "kerazoo"
+    modules = {p.stem for p in package.glob("*.py")} | {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    modules -= {"__init__", "__main__", "_version"}
+    assert modules - named == set(), f"kerazoo modules missing from the layer table in docs/architecture.md: {modules - named}"
+    unknown = {n for n in named - modules if not (ROOT / n / "__init__.py").exists()}
+    assert unknown == set(), f"docs/architecture.md's layer table names modules that do not exist: {unknown}"
