@@ -168,3 +168,21 @@ def test_architecture_layer_table_names_every_module_and_only_those():
     assert modules - named == set(), f"kerazoo modules missing from the layer table in docs/architecture.md: {modules - named}"
     unknown = {n for n in named - modules if not (ROOT / n / "__init__.py").exists()}
     assert unknown == set(), f"docs/architecture.md's layer table names modules that do not exist: {unknown}"
+
+
+@pytest.mark.parametrize("picture, source", [
+    ("export-size-latency", "benchmarks/results/int8_fidelity.json"),
+    ("lm-compressors", "docs/images/lm-compressors.json"),
+    ("tuning-trials", "docs/images/tuning-trials.json"),
+])
+def test_picture_matches_the_numbers_it_is_drawn_from(picture, source, tmp_path, monkeypatch):
+    images = _script("docs_images")
+    monkeypatch.setattr(images, "IMAGES", tmp_path)
+    if picture == "export-size-latency":
+        images.export_picture()
+    else:
+        draw = {"lm-compressors": images.lm_picture, "tuning-trials": images.tuning_picture}[picture]
+        draw(images.json.loads((ROOT / source).read_text()))
+    drawn = (tmp_path / f"{picture}.png").read_bytes()
+    assert drawn == (DOCS / "images" / f"{picture}.png").read_bytes(), \
+        f"docs/images/{picture}.png differs from what {source} draws: run python scripts/docs_images.py --redraw"
