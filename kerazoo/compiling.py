@@ -146,7 +146,8 @@ def compile_model(
         clipnorm: clip each gradient to this norm; 0 turns it off. Defaults
             to None (no clipping; 1.0 for causal_lm).
         label_smoothing: for classification losses. Defaults to 0.
-        loss, metrics: "auto", or anything `keras.Model.compile` takes.
+        loss: "auto", or anything `keras.Model.compile` takes.
+        metrics: "auto", or anything `keras.Model.compile` takes.
         task: the task, when the model did not come from `build`. Defaults to
             the model's, else inferred from its output layer.
         jit_compile: XLA compilation, as in `keras.Model.compile`. Defaults to "auto".

@@ -121,7 +121,8 @@ def plot_misclassified(x: np.ndarray, y_true: np.ndarray | list, y_pred: np.ndar
     Args:
         x: images `(n, height, width, channels)` (raw pixels; each is scaled
             to its own range for display).
-        y_true, y_pred: class ids.
+        y_true: the true class ids.
+        y_pred: the predicted class ids.
         path: the PNG file to write.
         class_names: names for the titles. Defaults to the class ids.
         max_examples: most images drawn. Defaults to 25.

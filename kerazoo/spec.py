@@ -34,15 +34,17 @@ class DataSpec:
         name: the data set's name, for logs and run directories.
         value_range: the raw input range `(low, high)` of image pixels; models
             rescale inside themselves so they take raw inputs.
-        mean, variance: per-feature statistics of the training split for
-            tabular and sequence data; models normalize inside themselves.
+        mean: per-feature means of the training split for tabular and
+            sequence data; models normalize inside themselves.
+        variance: per-feature variances of the training split, as `mean`.
         vocab_size: the number of token ids, for `"tokens"`.
         bytes_per_token: for tokens from text: the average UTF-8 bytes a token
             stands for on the training text (1.0 for bytes); bits-per-byte
             metrics use it.
         input_dtype: the dtype a served model takes.
-        target_mean, target_std: regression targets' statistics on the training
-            split; the head scales its outputs back, so models predict raw values.
+        target_mean: regression targets' means on the training split; the
+            head scales its outputs back, so models predict raw values.
+        target_std: regression targets' standard deviations, as `target_mean`.
 
     Example:
     >>> spec = DataSpec(input_shape=(8, 8, 1), task="multiclass", num_classes=10, kind="image")

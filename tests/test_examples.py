@@ -23,6 +23,7 @@ QUICK = {  # example -> (arguments, a line its output must contain)
     "transfer_digits.py": None,  # run in-process by tests/test_defaults.py, whose assertion it carries
     "gpt_pydoc.py": (["--quick", "--out", "example-run"], "example done"),
     "export_mobile_and_serving.py": (["--epochs", "1", "--out", "export-run"], "agrees with the SavedModel"),
+    "model_family.py": (["--epochs", "1"], "test accuracy"),
 }
 
 

@@ -123,8 +123,10 @@ def load_data(
             `multilabel`).
         kind: override the inferred input kind (`image`, `tabular`, `sequence`,
             `tokens`).
-        validation_data, test_data: explicit `(x, y)` splits for array sources;
-            when given, no split of that kind is carved from `source`.
+        validation_data: an explicit `(x, y)` validation split for array
+            sources; when given, no validation split is carved from `source`.
+        test_data: an explicit `(x, y)` test split for array sources; when
+            given, no test split is carved from `source`.
         label: the label column of a CSV file. Defaults to the last column.
         image_size: `(height, width)` images from a folder are resized to.
             Defaults to (64, 64).

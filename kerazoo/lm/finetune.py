@@ -49,14 +49,19 @@ def finetune_lm(
             tokenizer and window length, or `load_data()`'s result made so.
         method: "lora" (adapters only), "freeze" (the first `freeze_blocks`
             blocks and the embeddings fixed) or "full". Defaults to "lora".
-        rank, alpha, embedding: LoRA's rank, scale numerator (defaults to the
-            rank) and whether the token embedding gets an adapter too.
+        rank: LoRA's rank. Defaults to 8.
+        alpha: LoRA's scale numerator. Defaults to the rank.
+        embedding: whether the token embedding gets an adapter too. Defaults
+            to False.
         freeze_blocks: for "freeze": the number of bottom blocks kept fixed.
         epochs: the most epochs. Defaults to 10.
         learning_rate: the peak rate. Defaults to 2e-3 for LoRA, 3e-4 otherwise.
         run_dir: where to write the run. Defaults to None (nothing written).
         adapter_only: a LoRA run keeps its adapter alone, not the model.
-        seed, patience, callbacks, verbose: as in `kerazoo.fit`.
+        seed: as in `kerazoo.fit`. Defaults to 0.
+        patience: as in `kerazoo.fit`. Defaults to 10.
+        callbacks: as in `kerazoo.fit`. Defaults to "default".
+        verbose: as in `kerazoo.fit`. Defaults to "auto".
 
     Returns:
         `kerazoo.fit`'s `FitResult`, with `parameters` (trainable, total, share)

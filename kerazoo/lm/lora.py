@@ -108,7 +108,10 @@ def prepare_finetune(model, method: str = "lora", *, rank: int = 8, alpha: float
         model: a trained zoo `gpt` (for example `load_run(path).model`).
         method: "full" (every weight trains), "freeze" (the embeddings and the
             first `freeze_blocks` blocks stay fixed) or "lora". Defaults to "lora".
-        rank, alpha, embedding: LoRA's settings (see `enable_lora`).
+        rank: LoRA's rank (see `enable_lora`). Defaults to 8.
+        alpha: LoRA's scale numerator (see `enable_lora`). Defaults to the rank.
+        embedding: a LoRA adapter on the token embedding too (see
+            `enable_lora`). Defaults to False.
         freeze_blocks: for "freeze": how many blocks from the bottom stay fixed.
 
     Returns:
