@@ -77,7 +77,7 @@ SETTINGS: dict[str, dict[str, str]] = {
 
 _IMAGE_DEFAULTS = {"fill_mode": "constant", "interpolation": "bilinear"}
 # Shares of the image's size, so 8x8 digits and 32x32 photos get the same relative change;
-# light's strengths were tuned on the bundled digits (see README, Measured figures).
+# light's strengths were tuned on the bundled digits (see docs/benchmarks.md).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "image": {
         "none": {},

@@ -6,15 +6,10 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from kerazoo import build  # noqa: E402
-from kerazoo.layers import ClassToken, PatchEmbedding, PositionEmbedding, TransformerBlock  # noqa: E402
+from kerazoo.layers import ClassToken, PatchEmbedding  # noqa: E402
 
 # (layer factory, input shape without batch, expected output shape without batch)
 CASES = {
-    "transformer_block": (lambda: TransformerBlock(num_heads=2, mlp_dim=16, dropout=0.1,
-                                                   attention_dropout=0.1, epsilon=1e-5),
-                          (5, 8), (5, 8)),
-    "position_embedding": (lambda: PositionEmbedding(), (5, 8), (5, 8)),
-    "position_embedding_longer": (lambda: PositionEmbedding(sequence_length=10), (5, 8), (5, 8)),
     "patch_embedding": (lambda: PatchEmbedding(patch_size=2, dim=8), (4, 6, 3), (6, 8)),
     "class_token": (lambda: ClassToken(initializer="ones"), (5, 8), (6, 8)),
 }
@@ -50,13 +45,6 @@ def test_config_round_trip(case):
     assert tuple(clone(_inputs(in_shape)).shape) == tuple(layer(_inputs(in_shape)).shape)
 
 
-def test_position_embedding_adds_a_learned_row_per_step():
-    layer = PositionEmbedding(sequence_length=6, initializer="ones")
-    out = keras.ops.convert_to_numpy(layer(np.zeros((2, 4, 3), "float32")))
-    assert tuple(layer.embedding.shape) == (6, 3)
-    np.testing.assert_allclose(out, np.ones((2, 4, 3)))
-
-
 def test_class_token_comes_first():
     out = keras.ops.convert_to_numpy(ClassToken(initializer="ones")(np.zeros((2, 3, 4), "float32")))
     np.testing.assert_allclose(out[:, 0], 1.0)
@@ -67,8 +55,6 @@ def test_saved_model_file_loads_without_custom_objects(tmp_path):
     inputs = keras.Input((4, 4, 2))
     x = PatchEmbedding(patch_size=2, dim=8)(inputs)
     x = ClassToken(initializer="random_normal")(x)
-    x = PositionEmbedding()(x)
-    x = TransformerBlock(num_heads=2, mlp_dim=16, dropout=0.1)(x)
     x = keras.layers.LayerNormalization()(x)
     outputs = keras.layers.Dense(3, activation="softmax")(x[:, 0])
     model = keras.Model(inputs, outputs)
@@ -78,7 +64,7 @@ def test_saved_model_file_loads_without_custom_objects(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     kinds = {type(layer).__name__ for layer in loaded.layers}
-    assert {"PatchEmbedding", "ClassToken", "PositionEmbedding", "TransformerBlock"} <= kinds
+    assert {"PatchEmbedding", "ClassToken"} <= kinds
     np.testing.assert_allclose(loaded.predict(data, verbose=0), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -87,9 +73,19 @@ def test_patch_embedding_refuses_indivisible_images():
         PatchEmbedding(patch_size=4, dim=8)(keras.Input((8, 6, 1)))
 
 
-def test_transformer_block_refuses_width_not_divisible_by_heads():
-    with pytest.raises(ValueError, match=r"last dimension \(10\), must be divisible by num_heads \(4\)"):
-        TransformerBlock(num_heads=4)(keras.Input((5, 10)))
+@pytest.mark.parametrize("name", ["transformer", "vit"])
+def test_transformer_and_vit_are_built_from_keras_hubs_encoder_blocks(name):
+    import keras_hub
+
+    from kerazoo import DataSpec
+
+    spec = DataSpec((8, 8, 1), num_classes=3, kind="image", value_range=(0, 16))
+    model = build(name, spec, num_layers=2, compile=False, **({"patch_size": 4} if name == "vit" else {}))
+    blocks = [layer for layer in model.layers if isinstance(layer, keras_hub.layers.TransformerEncoder)]
+    assert len(blocks) == 2 and all(block.normalize_first for block in blocks)  # pre-norm, as before
+    assert any(isinstance(layer, keras_hub.layers.PositionEmbedding) for layer in model.layers)
+    with pytest.raises(ValueError, match=r"dim \(30\) must be divisible by num_heads \(4\)"):
+        build(name, spec, dim=30, num_heads=4, compile=False)
 
 
 @pytest.mark.parametrize("depth", [21, 19, 2])

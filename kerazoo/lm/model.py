@@ -28,7 +28,7 @@ _SPACE = {"dropout": Float(0.0, 0.3, step=0.05), "mlp_ratio": Choice([2.0, 4.0])
 
 #: What `kerazoo train gpt` uses unless told otherwise: on the bundled text
 #: (`text:pydoc`, 98 steps an epoch) this run takes 12 minutes
-#: on 2 CPU cores (README, Measured figures).
+#: on 2 CPU cores (docs/benchmarks.md).
 GPT_TRAINING = {"epochs": 12, "learning_rate": 2e-3}
 
 #: The named sizes: fixed arguments of the `gpt` builder.

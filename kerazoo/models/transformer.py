@@ -20,22 +20,28 @@ def encoder(x, *, num_layers, num_heads, mlp_ratio, dropout, pooling):
 
     Takes tokens `(batch, steps, dim)` and returns `(batch, dim)`: the mean of
     the tokens ("avg") or a prepended class token ("cls"). Shared with `vit`.
+    The blocks and the learned positions are KerasHub's (`TransformerEncoder`
+    with `normalize_first=True`, a pre-norm block; `PositionEmbedding`), the
+    stack the `gpt` family is built from too.
     """
     import keras
+    import keras_hub
 
-    from kerazoo.layers import ClassToken, PositionEmbedding, TransformerBlock
+    from kerazoo.layers import ClassToken
 
     if pooling not in ("avg", "cls"):
         raise ValueError(f"pooling must be 'avg' or 'cls', got {pooling!r}")
     dim = x.shape[-1]
     if pooling == "cls":
         x = ClassToken(name="class_token")(x)
-    x = PositionEmbedding(name="position_embedding")(x)
+    positions = keras_hub.layers.PositionEmbedding(x.shape[1], name="position_embedding")(x)
+    x = keras.layers.Add(name="add_positions")([x, positions])
     if dropout:
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(num_layers):
-        x = TransformerBlock(num_heads=num_heads, mlp_dim=int(dim * mlp_ratio), dropout=dropout,
-                             name=f"block_{i}")(x)
+        x = keras_hub.layers.TransformerEncoder(
+            intermediate_dim=int(dim * mlp_ratio), num_heads=num_heads, dropout=dropout, activation="gelu",
+            layer_norm_epsilon=1e-6, normalize_first=True, name=f"block_{i}")(x)
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     if pooling == "cls":
         return x[:, 0]
