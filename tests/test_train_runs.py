@@ -107,11 +107,20 @@ def test_regression_predicts_raw_targets():
 
 
 def test_soft_labels_train_with_the_same_loss(iris):
+    """One compiled loss takes soft labels and class ids, and is the cross-entropy for each."""
     x, y = iris.arrays["train"]
     soft = np.eye(3, dtype="float32")[y] * 0.8 + 0.2 / 3
-    model = build("mlp", iris.spec, width=8)
+    model = build("mlp", iris.spec, width=8, dropout=0.0)
+    loss = model.loss
     model.fit(x, soft, epochs=1, verbose=0)
-    assert np.isfinite(evaluate(model, iris)["loss"])  # integer labels after soft ones
+    assert model.loss is loss  # not recompiled between the two kinds of labels
+    p = np.clip(model.predict(x, verbose=0).astype("float64"), 1e-7, 1.0)
+    soft_ce = float(np.mean(-(soft * np.log(p)).sum(axis=1)))
+    assert model.evaluate(x, soft, verbose=0, return_dict=True)["loss"] == pytest.approx(soft_ce, rel=1e-4)
+    x_test, y_test = iris.arrays["test"]  # integer labels after soft ones
+    p = np.clip(model.predict(x_test, verbose=0).astype("float64"), 1e-7, 1.0)
+    assert evaluate(model, iris)["loss"] == pytest.approx(float(np.mean(-np.log(p[np.arange(len(y_test)), y_test]))),
+                                                        rel=1e-4)
 
 
 def test_schedule_sized_by_fit(iris):
