@@ -181,6 +181,24 @@ def test_cached_generation_matches_uncached_greedy_decoding(run_dir):
     assert Tokenizer().decode(ids[4:]) == cached[0]
 
 
+@pytest.mark.parametrize("sampler,options", [("greedy", {}), ("top_k", {"k": 5, "seed": 11}),
+                                            ("top_p", {"p": 0.8, "temperature": 1.5, "seed": 12})])
+def test_cached_generation_matches_uncached_on_several_blocks(sampler, options):
+    """Three blocks, each with its own slice of the cache: a block reading another's keys changes the text."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build("gpt-nano", num_layers=3, dim=32, num_heads=2, compile=False)
+    prompts = ["The ", "while x:\n    "]  # two lengths: the shorter row starts generating inside the prompt batch
+    cached = generate(model, prompts, max_new_tokens=24, sampler=sampler, cache=True, **options)
+    assert cached == generate(model, prompts, max_new_tokens=24, sampler=sampler, cache=False, **options)
+    assert all(cached)
+    if sampler != "greedy":  # the seed decides the draws: another seed, another text
+        other = generate(model, prompts, max_new_tokens=24, sampler=sampler, cache=True,
+                         **{**options, "seed": options["seed"] + 1})
+        assert other != cached
+
+
 def test_generation_is_reproducible_for_a_seed_and_streams(run_dir):
     a = generate(run_dir, "The ", max_new_tokens=16, sampler="top_k", k=5, seed=7)
     assert a == generate(run_dir, "The ", max_new_tokens=16, sampler="top_k", k=5, seed=7)

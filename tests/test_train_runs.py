@@ -123,6 +123,34 @@ def test_soft_labels_train_with_the_same_loss(iris):
                                                         rel=1e-4)
 
 
+def test_early_stopping_restores_the_best_weights(digits, tmp_path):
+    """From epoch 3 on, noise is added to the output layer before each epoch: validation loss gets worse,
+    training stops after `patience` such epochs, and the model returned, scored and saved is the best one."""
+    import keras
+
+    class Worsen(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch >= 2:
+                kernel = self.model.layers[-1].kernel
+                noise = np.random.default_rng(epoch).normal(0, 1.0, kernel.shape).astype("float32")
+                kernel.assign(kernel.numpy() + noise)
+
+    keras.utils.set_random_seed(0)
+    model = build("mlp", digits.spec, width=32)
+    result = fit(model, digits, epochs=12, patience=2, seed=0, verbose=0, run_dir=tmp_path / "run",
+                 callbacks=["default", Worsen()])
+    val_loss = result.history["val_loss"]
+    best = int(np.argmin(val_loss))
+    assert result.epochs == len(val_loss) == best + 3 < 12, val_loss  # stopped 2 epochs after the best
+    assert val_loss[-1] > val_loss[best] + 0.1
+    x, y = digits.arrays["validation"]
+    restored = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    assert restored == pytest.approx(val_loss[best], rel=1e-4)  # the best epoch's weights, not the last
+    assert result.metrics["validation"]["loss"] == pytest.approx(val_loss[best], rel=1e-4)
+    saved = load_run(tmp_path / "run").model
+    assert saved.evaluate(x, y, verbose=0, return_dict=True)["loss"] == pytest.approx(val_loss[best], rel=1e-4)
+
+
 def test_schedule_sized_by_fit(iris):
     import keras
 

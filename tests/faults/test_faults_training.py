@@ -52,6 +52,32 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, ca
     assert "already complete" in capsys.readouterr().err
 
 
+@pytest.mark.multiprocess
+def test_ctrl_c_mid_training_exits_130_and_keeps_a_run_that_resumes(tmp_path, capsys):
+    """SIGINT, as a terminal sends on Ctrl-C, to a real `kerazoo train` a moment into epoch 2."""
+    import signal
+
+    from kerazoo.cli import main
+    from kerazoo.runlock import LOCK_NAME
+    from kerazoo.runs import RunError, check_run, load_run
+
+    run = tmp_path / "run"
+    out = kill_when([*TRAIN[:4], "--epochs", "2", *TRAIN[6:], "--out", str(run)], _checkpointed(run, 1), delay=0.3,
+                    sig=signal.SIGINT, exit_code=130)
+    assert out.rstrip().endswith("kerazoo: interrupted") and "Traceback" not in out
+    with pytest.raises(RunError, match="unfinished .* after epoch 1 .* --resume --out"):
+        check_run(run)
+    assert {"config.json", "history.csv", "checkpoint"} <= {p.name for p in run.iterdir()}
+    assert not (run / "model.keras").exists() and not (run / LOCK_NAME).exists()  # the lock is let go
+    assert len((run / "history.csv").read_text().splitlines()) == 2  # a header and epoch 1
+
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--verbose", "0"]) == 0
+    assert "taking it over" not in capsys.readouterr().out  # nothing stale to take over
+    resumed = load_run(run, load_model=False)
+    assert resumed.metrics["resumed_at_epoch"] == 1 and {len(v) for v in resumed.history.values()} == {2}
+
+
 def test_nan_from_a_huge_learning_rate_fails_the_run_with_exit_1(tmp_path, capsys):
     from kerazoo.cli import main
     from kerazoo.runs import RunError, load_run
@@ -91,6 +117,30 @@ def test_nan_mid_training_keeps_the_last_good_checkpoint_and_resumes_from_it(tmp
     done = load_run(run, load_model=False)
     assert done.metrics["resumed_at_epoch"] == 1
     assert all(len(v) == 3 and all(x == x for x in v) for v in done.history.values())  # the NaN row is gone
+
+
+def test_resume_with_a_lower_learning_rate_after_a_nan_finishes_the_run(tmp_path, capsys, monkeypatch):
+    """The README's advice after a NaN, as a user types it: `kerazoo train --resume --out RUN --learning-rate LR`."""
+    import kerazoo.train
+    from kerazoo.cli import main
+    from kerazoo.runs import load_run
+
+    real = kerazoo.train.make_callbacks
+    monkeypatch.setattr(kerazoo.train, "make_callbacks", lambda *a, **k: [*real(*a, **k), nan_at(1, 3)])
+    run = tmp_path / "run"
+    assert main(["train", "mlp", "--data", "iris", "--epochs", "3", "--set", "width=8", "--learning-rate", "0.05",
+                 "--out", str(run), "--verbose", "0"]) == 1
+    assert "loss became nan at epoch 2, step 4" in capsys.readouterr().err
+    monkeypatch.setattr(kerazoo.train, "make_callbacks", real)
+
+    assert main(["train", "--resume", "--out", str(run), "--learning-rate", "0.01", "--verbose", "0"]) == 0
+    done = load_run(run)  # complete: the failed status is gone, the model is written
+    assert done.metrics["resumed_at_epoch"] == 1 and done.metrics["epochs"] == 3
+    assert done.config["compile"]["learning_rate"] == 0.01  # the new rate, recorded
+    schedule = done.model.optimizer.get_config()["learning_rate"]  # and trained with: the cosine schedule's peak
+    assert schedule["class_name"] == "CosineDecay" and schedule["config"]["initial_learning_rate"] == 0.01
+    assert all(len(v) == 3 and all(x == x for x in v) for v in done.history.values())  # the NaN row is gone
+    assert done.config["overrides"] == {"width": 8} and done.config["data"]["source"] == "iris"
 
 
 def test_nan_without_a_run_dir_stops_with_a_warning(caplog):
