@@ -13,6 +13,7 @@ mode, out = sys.argv[1], sys.argv[2]
 import tensorflow as tf  # noqa: E402
 
 if mode == "mirrored":  # two logical CPUs, so MirroredStrategy has two replicas without a GPU
+    tf.config.set_visible_devices([], "GPU")  # on a GPU machine too: "mirrored" takes the GPUs when it sees any
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     strategy = "mirrored"

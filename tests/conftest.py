@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# On a GPU machine, TensorFlow maps nearly all GPU memory in the first process that touches it; the
+# processes tests start (workers, `kerazoo` commands) would find none left. Grow on demand instead.
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 import pytest  # noqa: E402
 

@@ -94,15 +94,15 @@ def test_flags_are_checked_before_tensorflow_loads_and_before_the_prompt_prints(
     run = tmp_path / "run"
     write_json(run / "config.json", {"model": "gpt-nano"})  # a finished run's files; generation never starts
     finish_run(run)
-    code = ("import sys, time; from kerazoo.cli import main; t = time.perf_counter(); "
+    code = ("import sys, time; from kerazoo.cli import main; t = time.process_time(); "
             f"code = main(['generate', {str(run)!r}, '--prompt', 'def', '--max-new-tokens', '-1']); "
-            "print('RESULT', code, 'tensorflow' in sys.modules, round(time.perf_counter() - t, 3))")
+            "print('RESULT', code, 'tensorflow' in sys.modules, round(time.process_time() - t, 3))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     *printed, result = res.stdout.splitlines()
     _, exit_code, tensorflow, seconds = result.split()
     assert (exit_code, tensorflow) == ("2", "False") and printed == []  # nothing of the prompt
     assert res.stderr == "kerazoo: error: --max-new-tokens: expected a positive int, got -1\n"
-    assert float(seconds) < 1.0  # the check itself, the interpreter's start aside
+    assert float(seconds) < 1.0  # the check's own CPU time (not the wall clock, which a busy machine stretches)
 
 
 def test_label_chooses_the_csv_column_and_flags_are_never_abbreviated(tmp_path, capsys):
