@@ -39,6 +39,22 @@ def small(data, train_batches: int = 4, eval_batches: int = 2):
                    arrays=arrays or data.arrays)
 
 
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """`kerazoo ARGV` in this process, through the function the console script calls: (exit code, stdout, stderr).
+
+    For checks a fresh process proves nothing more for; each command keeps a test that runs it as a process.
+    """
+    from kerazoo.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse's own exits (a malformed command line, --help)
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 @pytest.fixture
 def registry_sandbox():
     """Names registered inside a test are removed after it."""

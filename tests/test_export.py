@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from export import ConversionError, VerificationError, export_model, tflite_ops
 
@@ -348,7 +349,7 @@ def kerazoo(*args, cwd=None):
                           cwd=cwd, timeout=600)
 
 
-def test_cli_export(trained, tmp_path):
+def test_cli_export(trained, tmp_path, capsys):
     res = kerazoo("export", str(trained.run_dir), "--format", "tflite", "--quantize", "float16",
                   "--out", str(tmp_path), "--version", "3")
     assert res.returncode == 0, res.stderr
@@ -359,8 +360,9 @@ def test_cli_export(trained, tmp_path):
     assert res.stdout.startswith("Keras model: held-out accuracy ") and " ms " in res.stdout
     assert f"exported to {tmp_path / 'cnn' / '3'}" in res.stdout
     assert (tmp_path / "cnn" / "3" / "model_float16.tflite").exists()
-    res = kerazoo("export", str(trained.run_dir), "--format", "tflite", "--out", str(tmp_path), "--version", "3")
-    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+    code, _, err = run_cli(["export", str(trained.run_dir), "--format", "tflite", "--out", str(tmp_path),
+                            "--version", "3"], capsys)  # in-process: the command ran as a process above
+    assert code == 2 and err.strip().splitlines() == [
         f"kerazoo: error: export '{tmp_path / 'cnn' / '3'}' already exists; pass overwrite=True (--overwrite) "
         f"to replace it, or another version"]
 
@@ -371,19 +373,15 @@ def test_cli_export(trained, tmp_path):
     (["--int8-io"], "kerazoo: error: int8_io (int8 inputs and outputs) needs quantize='int8'"),
 ])
 def test_cli_bad_values_exit_2_with_one_line(trained, tmp_path, capsys, args, message):
-    from kerazoo.cli import main  # in-process: test_cli_export runs the command as a process
-
-    assert main(["export", str(trained.run_dir), "--out", str(tmp_path / "out"), *args]) == 2
-    err = capsys.readouterr().err
-    assert err.strip().startswith(message) and len(err.strip().splitlines()) == 1, err
+    # in-process: test_cli_export runs the command as a process
+    code, _, err = run_cli(["export", str(trained.run_dir), "--out", str(tmp_path / "out"), *args], capsys)
+    assert code == 2 and err.strip().startswith(message) and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out").exists()
 
 
 def test_cli_missing_run_exits_2(tmp_path, capsys):
-    from kerazoo.cli import main
-
-    assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")]) == 2
-    assert "no run directory" in capsys.readouterr().err
+    code, _, err = run_cli(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "no run directory" in err
 
 
 def test_importing_export_costs_no_tensorflow():

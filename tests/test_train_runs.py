@@ -98,7 +98,7 @@ def test_regression_predicts_raw_targets():
     keras.utils.set_random_seed(0)
     data = load_data("diabetes")
     model = build("mlp", data.spec, width=64, dropout=0.1)
-    result = fit(model, data, epochs=60, verbose=0)
+    result = fit(model, data, epochs=20, verbose=0)  # MAE 43 after 20 (the mean predicts 59)
     y = data.arrays["test"][1]
     pred = model.predict(data.arrays["test"][0], verbose=0)[:, 0]
     baseline = np.abs(y - y.mean()).mean()
