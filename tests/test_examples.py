@@ -55,7 +55,8 @@ def test_example_runs(script, tmp_path, monkeypatch, capsys):
     spec.loader.exec_module(module)
     returned = module.main(args)
     out = capsys.readouterr().out
-    assert returned in (None, 0, True), returned  # a failure code or an unsolved problem
+    if "exit(main())" in (EXAMPLES / script).read_text():  # what main() returns is the script's exit status
+        assert returned in (None, 0), returned
     assert expected in out, out[-2000:]
     if script == "xor_mlp.py":
         assert "not solved" not in out
