@@ -61,8 +61,10 @@ def test_ctrl_c_mid_training_exits_130_and_keeps_a_run_that_resumes(tmp_path, ca
     from kerazoo.runs import RunError, check_run, load_run
 
     run = tmp_path / "run"
-    out = kill_when([*TRAIN[:4], "--epochs", "2", *TRAIN[6:], "--out", str(run)], _checkpointed(run, 1), delay=0.3,
-                    sig=signal.SIGINT, exit_code=130)
+    # batches of 2: epoch 2 lasts ~650 steps, longer than a busy machine can delay this process's wake-up (with
+    # batches of 8 it could end, and the run complete, before the signal came)
+    out = kill_when([*TRAIN[:4], "--epochs", "2", "--batch-size", "2", "--verbose", "0", "--out", str(run)],
+                    _checkpointed(run, 1), delay=0.3, sig=signal.SIGINT, exit_code=130)
     assert out.rstrip().endswith("kerazoo: interrupted") and "Traceback" not in out
     with pytest.raises(RunError, match="unfinished .* after epoch 1 .* --resume --out"):
         check_run(run)
