@@ -199,9 +199,12 @@ def _find_tpu():
 def resolve_precision(precision: str = "auto", strategy=None) -> str:
     """The Keras dtype policy name for a precision setting.
 
+    `"auto"` is mixed_float16 where a GPU of compute capability 7.0 or more is
+    visible, mixed_bfloat16 under a TPU strategy, float32 otherwise (a CPU).
+
     Example:
-    >>> resolve_precision("auto")  # on a CPU
-    'float32'
+    >>> resolve_precision("mixed_bfloat16"), resolve_precision("float32")  # a precision named is used as is
+    ('mixed_bfloat16', 'float32')
     >>> resolve_precision("half")
     Traceback (most recent call last):
     ...

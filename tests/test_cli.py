@@ -1,4 +1,5 @@
-"""The `kerazoo` command, run as a user runs it: in a subprocess."""
+"""The `kerazoo` command: run as a user runs it, in a subprocess, and in-process (`main(argv)`, what the
+console script calls) where a fresh process proves nothing more."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -18,7 +20,7 @@ def kerazoo(*args, cwd=None):
                           env=ENV, cwd=cwd, timeout=600)
 
 
-def test_train_then_evaluate_end_to_end(tmp_path):
+def test_train_then_evaluate_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
     res = kerazoo("train", "mlp", "--data", "iris", "--epochs", "3", "--set", "width=16",
                   "--set", "batch_norm=false", "--out", str(out), "--verbose", "0")
@@ -33,15 +35,17 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     line = next(li for li in res.stdout.splitlines() if li.startswith("accuracy"))
     assert float(line.split()[1]) == pytest.approx(metrics["test"]["accuracy"], abs=1e-4)
 
-    again = tmp_path / "again"  # --config reproduces the run
-    res = kerazoo("train", "--config", str(out / "config.json"), "--out", str(again), "--verbose", "0")
-    assert res.returncode == 0, res.stderr
+    again = tmp_path / "again"  # --config reproduces the run (in-process: train ran as a process above)
+    code, _, err = run_cli(["train", "--config", str(out / "config.json"), "--out", str(again), "--verbose", "0"],
+                           capsys)
+    assert code == 0, err
     assert json.loads((again / "metrics.json").read_text())["test"] == pytest.approx(metrics["test"], rel=1e-4)
 
 
-def test_default_out_dir_is_under_runs(tmp_path):
-    res = kerazoo("train", "mlp", "--data", "wine", "--epochs", "1", "--verbose", "0", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr
+def test_default_out_dir_is_under_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["train", "mlp", "--data", "wine", "--epochs", "1", "--verbose", "0"], capsys)
+    assert code == 0, err
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name.startswith("mlp-") and (run / "manifest.json").exists()
 
@@ -77,13 +81,15 @@ def test_default_out_dir_is_under_runs(tmp_path):
     (["generate", "/no/run", "--prompt", "def", "--top-p", "1.5"], "--top-p: expected a number in (0, 1], got 1.5"),
     (["tune", "job.yaml", "--max-trials", "0"], "--max-trials: expected a positive int, got 0"),
 ])
-def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
+def test_bad_input_is_one_line_exit_2(args, message, tmp_path, monkeypatch, capsys):
+    """In-process (`main(argv)`, what the console script calls): the commands run as processes in the tests above."""
     (tmp_path / "small.txt").write_text("def f():\n    return 1\n")
-    res = kerazoo(*args, cwd=tmp_path)
-    assert res.returncode == 2, (res.stdout, res.stderr)
-    lines = [li for li in res.stderr.splitlines() if li.startswith("kerazoo")]
-    assert len(lines) == 1 and message in lines[0], res.stderr
-    assert "Traceback" not in res.stderr
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(args, capsys)
+    assert code == 2, (out, err)
+    lines = [li for li in err.splitlines() if li.startswith("kerazoo")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
@@ -95,15 +101,15 @@ def test_flags_are_checked_before_tensorflow_loads_and_before_the_prompt_prints(
     run = tmp_path / "run"
     write_json(run / "config.json", {"model": "gpt-nano"})  # a finished run's files; generation never starts
     finish_run(run)
-    code = ("import sys, time; from kerazoo.cli import main; t = time.perf_counter(); "
+    code = ("import sys, time; from kerazoo.cli import main; t = time.process_time(); "
             f"code = main(['generate', {str(run)!r}, '--prompt', 'def', '--max-new-tokens', '-1']); "
-            "print('RESULT', code, 'tensorflow' in sys.modules, round(time.perf_counter() - t, 3))")
+            "print('RESULT', code, 'tensorflow' in sys.modules, round(time.process_time() - t, 3))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     *printed, result = res.stdout.splitlines()
     _, exit_code, tensorflow, seconds = result.split()
     assert (exit_code, tensorflow) == ("2", "False") and printed == []  # nothing of the prompt
     assert res.stderr == "kerazoo: error: --max-new-tokens: expected a positive int, got -1\n"
-    assert float(seconds) < 1.0  # the check itself, the interpreter's start aside
+    assert float(seconds) < 1.0  # the check's own CPU time (not the wall clock, which a busy machine stretches)
 
 
 def test_label_chooses_the_csv_column_and_flags_are_never_abbreviated(tmp_path, capsys):

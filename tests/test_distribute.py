@@ -15,7 +15,7 @@ from kerazoo import build, fit, load_data
 from kerazoo.distribute import is_chief, resolve_precision, resolve_strategy, tf_config
 
 HERE = Path(__file__).parent
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}  # CPU replicas, on any machine
 
 
 def _free_ports(n):
@@ -48,7 +48,8 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path):
 
     keras.utils.set_random_seed(0)
     data = load_data("digits", seed=0)
-    single = fit(build("mlp", data.spec, width=128), data, epochs=8, seed=0, verbose=0, callbacks="none")
+    single = fit(build("mlp", data.spec, width=128), data, epochs=result["epochs"], seed=0, verbose=0,
+                 callbacks="none")
     assert result["test"]["accuracy"] > 0.9
     assert abs(result["test"]["accuracy"] - single.metrics["test"]["accuracy"]) < 0.04
 
@@ -122,8 +123,39 @@ def test_bad_strategy_and_precision_names():
         resolve_strategy("mirorred")
     with pytest.raises(ValueError, match="precision must be one of"):
         build("mlp", input_shape=(4,), num_classes=3, precision="fp8")
-    assert resolve_precision("auto") == "float32"  # no GPU here
-    assert resolve_strategy("auto").num_replicas_in_sync == 1
+
+
+def _fake_gpus(monkeypatch, capabilities):
+    """Make TensorFlow report one GPU per compute capability given (none: a CPU-only machine)."""
+    import tensorflow as tf
+
+    real = tf.config.list_physical_devices
+    gpus = [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(len(capabilities))]
+    details = {g.name: {"compute_capability": c} for g, c in zip(gpus, capabilities)}
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: gpus if kind == "GPU" else real(kind))
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda device: details[device.name])
+
+
+@pytest.mark.parametrize("capabilities,expected", [
+    ((), "float32"),  # a CPU
+    (((6, 1),), "float32"),  # a GPU without fast float16 (Pascal)
+    (((7, 0),), "mixed_float16"),
+    (((6, 1), (8, 0)), "mixed_float16"),
+])
+def test_auto_precision_follows_the_gpus(monkeypatch, capabilities, expected):
+    _fake_gpus(monkeypatch, capabilities)
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("float32") == "float32" and resolve_precision(None) == expected
+
+
+def test_auto_strategy_mirrors_over_several_gpus_only():
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")  # this machine's, whatever it has
+    strategy = resolve_strategy("auto")
+    assert strategy.num_replicas_in_sync == (len(gpus) if len(gpus) > 1 else 1)
+    assert isinstance(strategy, tf.distribute.MirroredStrategy) == (len(gpus) > 1)
 
 
 @pytest.mark.parametrize("raw,message", [

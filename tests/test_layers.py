@@ -1,12 +1,11 @@
 """The zoo's own layers: shapes, config round-trips, `.keras` files, and the builders' errors."""
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from kerazoo import build  # noqa: E402
-from kerazoo.layers import ClassToken, PatchEmbedding  # noqa: E402
+from kerazoo import build
+from kerazoo.layers import ClassToken, PatchEmbedding
 
 # (layer factory, input shape without batch, expected output shape without batch)
 CASES = {

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
@@ -63,7 +64,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_search_killed_mid_trial_resumes_with_exactly_max_trials(tmp_path):
+def test_a_search_killed_mid_trial_resumes_with_exactly_max_trials(tmp_path, capsys):
     out = tmp_path / "out"
     job = tmp_path / "job.yaml"
     job.write_text(JOB.format(trials=3, epochs=3, output=out))
@@ -85,8 +86,9 @@ def test_a_search_killed_mid_trial_resumes_with_exactly_max_trials(tmp_path):
     killed = {k for k, v in statuses(out / "search").items() if v == "RUNNING"}
     assert killed and not (out / "trials.json").exists()
 
-    text = finish(tune(job), timeout=240)  # the same command again
-    assert "resuming the search" in text
+    code, out_text, err = run_cli(["tune", str(job), "--verbose", "0"], capsys)  # the same command again (in-process:
+    assert code == 0, err  # the kill above needed a process; the resume reads only what it left on disk)
+    assert "resuming the search" in out_text + err
     trials = json.loads((out / "trials.json").read_text())["trials"]
     ids = [t["trial_id"] for t in trials]
     assert sorted(ids) == ["0", "1", "2"] and len(set(ids)) == 3
@@ -96,24 +98,46 @@ def test_a_search_killed_mid_trial_resumes_with_exactly_max_trials(tmp_path):
     assert len({json.dumps(t["hyperparameters"], sort_keys=True) for t in trials}) == 3
 
 
+def wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> str:
+    """Read the process's output until a line holding `text`; what was read."""
+    import selectors
+
+    seen, end = [], time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < end:
+            if sel.select(timeout=1.0):
+                line = proc.stdout.readline()
+                if not line:
+                    pytest.fail(f"the process ended (rc {proc.wait()}) before {text!r}:\n{''.join(seen)[-3000:]}")
+                seen.append(line)
+                if text in line:
+                    return "".join(seen)
+    pytest.fail(f"no {text!r} in {timeout} s:\n{''.join(seen)[-3000:]}")
+
+
 def test_a_chief_and_two_workers_share_a_search(tmp_path):
     out = tmp_path / "out"
     job = tmp_path / "job.yaml"
-    job.write_text(JOB.format(trials=4, epochs=2, output=out))
+    job.write_text(JOB.format(trials=6, epochs=2, output=out))
     address = f"127.0.0.1:{free_port()}"
-    # All three start at once: workers wait for the chief (KerasTuner's gRPC wait_for_ready).
+    # The chief first, then both workers once it serves: started all at once on 2 cores, the three
+    # TensorFlow imports and gRPC's growing reconnect backoff let one worker take every trial before
+    # the other asked. Now both connect on their first try, and their start differs by an import's jitter.
     chief = tune(job, "--chief", "--address", address)
-    workers = [tune(job, "--worker", w, "--address", address) for w in ("w1", "w2")]
+    workers = []
     try:
-        logs = [finish(p, timeout=300) for p in (*workers, chief)]
+        serving = wait_for_line(chief, f"serving the search on {address}", timeout=240)
+        workers = [tune(job, "--worker", w, "--address", address) for w in ("w1", "w2")]
+        logs = [finish(p, timeout=300) for p in workers] + [serving + finish(chief, timeout=300)]
     finally:
         for p in (chief, *workers):
             if p.poll() is None:
                 p.kill()
-    assert f"serving the search on {address}" in logs[2]
+    assert all(f"worker {w}: asking the chief at {address}" in log for w, log in zip(("w1", "w2"), logs))
     assert all("no trials left" in log for log in logs[:2])
     trials = json.loads((out / "trials.json").read_text())["trials"]
-    assert len(trials) == 4 and all(t["status"] == "COMPLETED" for t in trials)
+    assert len(trials) == 6 and all(t["status"] == "COMPLETED" for t in trials)
     assert {t["tuner"] for t in trials} == {"w1", "w2"}  # both workers ran trials
     assert (out / "best.json").exists()
 

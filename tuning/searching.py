@@ -211,6 +211,8 @@ def search(
         callbacks.append(keras.callbacks.TensorBoard(str(directory / "tensorboard"), write_graph=False,
                                                      profile_batch=0))
     with distributed.environment(role, tuner_id, address) as where:
+        if role == "worker":
+            log(f"worker {tuner_id}: asking the chief at {where[0]}:{where[1]} for trials (waiting for it to start)")
         oracle = make_oracle(tuner, obj, max_trials=max_trials, seed=seed, epochs=epochs,
                              hyperband_factor=hyperband_factor)
         zoo_tuner = make_tuner(tuner, oracle, hypermodel, directory=str(directory), project_name=PROJECT,

@@ -20,10 +20,11 @@ def kerazoo(*args: str, cwd: str | Path | None = None, timeout: float = 300) -> 
 
 
 def kill_when(args: list[str], ready: Callable[[], bool], *, cwd: str | Path | None = None,
-              timeout: float = 180, delay: float = 0.0) -> str:
-    """Start `python -m kerazoo ARGS`, SIGKILL it `delay` seconds after `ready()` holds; its output.
+              timeout: float = 180, delay: float = 0.0, sig: int = signal.SIGKILL, exit_code: int | None = None) -> str:
+    """Start `python -m kerazoo ARGS`, send it `sig` (SIGKILL) `delay` seconds after `ready()` holds; its output.
 
-    Fails the test if the process ends on its own before being killed.
+    Fails the test if the process ends on its own before the signal, or with another exit code than
+    `exit_code` (for SIGKILL, -SIGKILL).
     """
     proc = subprocess.Popen([sys.executable, "-m", "kerazoo", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=ENV, cwd=cwd)
@@ -38,10 +39,11 @@ def kill_when(args: list[str], ready: Callable[[], bool], *, cwd: str | Path | N
             time.sleep(0.02)
         time.sleep(delay)
         assert proc.poll() is None, "the process ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        assert proc.returncode == -signal.SIGKILL
-        return proc.stdout.read()
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        output = proc.stdout.read()
+        assert proc.returncode == (-sig if exit_code is None else exit_code), (proc.returncode, output[-2000:])
+        return output
     finally:
         if proc.poll() is None:
             proc.kill()

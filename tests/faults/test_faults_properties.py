@@ -7,6 +7,7 @@ and the paths they name do not exist (each example runs in an empty folder).
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -41,7 +42,8 @@ def in_empty_dir(tmp_path):
     os.chdir(old)
 
 
-def _run(argv: list[str], capsys) -> int:
+def _run(argv: list[str], capsys) -> tuple[int, str]:
+    """Run the command in-process; its exit code and what it printed to stderr, after the checks every run meets."""
     from kerazoo.cli import main
 
     try:
@@ -54,7 +56,7 @@ def _run(argv: list[str], capsys) -> int:
     assert "Traceback" not in captured.err + captured.out, (argv, captured.err)
     if code and not argparse_exit and not captured.out.startswith("usage:"):  # the zoo's own errors: one line
         assert captured.err.count("\n") == 1 and captured.err.startswith("kerazoo: error: "), (argv, captured.err)
-    return code
+    return code, captured.err
 
 
 def _no_training(argv: list[str]) -> list[str]:
@@ -85,17 +87,64 @@ def _set_values():
     return st.lists(st.tuples(keys, VALUES).map(lambda kv: f"{kv[0]}={kv[1]}") | VALUES, min_size=1, max_size=3)
 
 
+class _Reached(Exception):
+    """Raised by the stand-in for `build`: the command got past every check, to the model."""
+
+
 @FAST
 @given(st.sampled_from(["cnn", "mlp", "resnet"]), st.data())
-def test_bad_set_values_are_refused_before_training(in_empty_dir, capsys, model, data):
+def test_bad_set_values_are_refused_before_training(in_empty_dir, capsys, monkeypatch, digits, model, data):
+    """A --set value refused names --set (exit 2); one accepted reaches `build` typed as its default, in range."""
+    import kerazoo.data
+    import kerazoo.registry
+    from kerazoo.registry import get_entry
+    from kerazoo.space import check_value
+
+    built = []
+
+    def reached(name, spec, **kwargs):
+        built.append(kwargs)
+        raise _Reached("reached the model")
+
+    monkeypatch.setattr(kerazoo.data, "load_data", lambda source, **kw: digits)  # no data loaded per example
+    monkeypatch.setattr(kerazoo.registry, "build", reached)  # nothing built, nothing trained
     pairs = data.draw(_set_values())
-    argv = ["train", model, "--data", "digits", *[a for p in pairs for a in ("--set", p)], "--epochs", "0"]
-    assert _run(argv, capsys) == 2  # a bad --set, or else the --epochs 0 guard: exit 2 either way
+    argv = ["train", model, "--data", "digits", *[a for p in pairs for a in ("--set", p)], "--epochs", "1"]
+    code, err = _run(argv, capsys)
+    entry = get_entry(model)
+    if code == 2:
+        assert err.startswith("kerazoo: error: --set "), (argv, err)
+        assert not built
+    else:
+        assert code == 1 and "reached the model" in err and len(built) == 1, (argv, code, err)
+        for pair in pairs:  # every value that got through is a real argument, typed after its default
+            key, _, text = pair.partition("=")
+            key = key.strip()
+            assert key in entry.params, (argv, key)
+            value, default = built[0][key], entry.params[key]
+            if isinstance(default, bool):
+                assert isinstance(value, bool), (key, value)
+            elif isinstance(default, (int, float)):
+                assert isinstance(value, type(default)) and not isinstance(value, bool), (key, value)
+            elif isinstance(default, tuple):
+                assert isinstance(value, tuple) and value, (key, value)
+            assert check_value(value, default, entry.space.get(key)) is None, (key, value)
+    assert list(in_empty_dir.iterdir()) == []  # the refused and the stopped command leave nothing behind
+
+
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 @FAST
-@given(st.sampled_from(["cnn", "mlp", "vit"]), st.text(max_size=10))
+@given(st.sampled_from(["cnn", "mlp", "vit", "mobilenet_v2"]),
+       st.text(max_size=10) | st.sampled_from(["0", "-3", " 7 ", "1.5", "1e-3", "true", "No", "null", "[1, 2]",
+                                               '{"a": 1}', "8,16", "(4)", "relu"]))
 def test_set_values_are_typed_after_the_default_or_refused(model, text):
+    """Each kind of default: bool, int, float, tuple, str (cnn's activation) and None (mobilenet_v2's weights)."""
     from kerazoo.cli.settings import parse_overrides
     from kerazoo.errors import UsageError
     from kerazoo.registry import get_entry
@@ -106,13 +155,21 @@ def test_set_values_are_typed_after_the_default_or_refused(model, text):
             value = parse_overrides([f"{key}={text}"], params)[key]
         except UsageError as err:
             assert str(err).startswith(f"--set {key}=") and "\n" not in str(err)
+            assert default is not None and not isinstance(default, str), (key, text)  # text is never refused
             continue
         if isinstance(default, bool):
             assert isinstance(value, bool)
+            assert value is (text.strip().lower() in ("true", "1", "yes", "on"))
         elif isinstance(default, (int, float)):
             assert isinstance(value, type(default)) and value == value and abs(value) != float("inf")
+            assert value == type(default)(text)
         elif isinstance(default, (tuple, list)):
             assert isinstance(value, tuple) and value
+        elif isinstance(default, str):
+            assert value == text  # a string default takes the text as written
+        else:  # a None default: JSON when the text is JSON, else the text itself
+            expected = _json_or_text(text)
+            assert type(value) is type(expected) and json.dumps(value) == json.dumps(expected), (key, text, value)
 
 
 JOB_FIELDS = ("model", "data", "space", "tuner", "objective", "budget", "seed", "output", "precision",

@@ -34,22 +34,49 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, ca
     assert not (run / "model.keras").exists() and not (run / "manifest.json").exists()
     assert main(["evaluate", str(run)]) == 2  # an unfinished run is refused, in one line
     assert capsys.readouterr().err.count("\n") == 1
+    # what the killed run wrote when it started is what an uninterrupted run writes: its settings and columns
+    started = json.loads((run / "config.json").read_text())["fit"]
+    columns = (run / "history.csv").read_text().splitlines()[0].split(",")
 
     res = kerazoo(*TRAIN[:2], "--resume", "--out", str(run), "--verbose", "0")
     assert res.returncode == 0, res.stderr[-3000:]
     resumed = load_run(run, load_model=False)
     assert resumed.metrics["resumed_at_epoch"] == 1
     assert not (run / "checkpoint").exists()  # a complete run has nothing left to resume
-
-    whole = tmp_path / "whole"
-    assert main([*TRAIN, "--out", str(whole)]) == 0
-    uninterrupted = load_run(whole, load_model=False)
-    assert resumed.metrics["epochs"] == uninterrupted.metrics["epochs"] == 3
-    assert list(resumed.history) == list(uninterrupted.history)
-    assert {len(v) for v in resumed.history.values()} == {len(v) for v in uninterrupted.history.values()} == {3}
-    assert resumed.config["fit"] == uninterrupted.config["fit"]
+    assert resumed.metrics["epochs"] == started["epochs"] == 3
+    assert list(resumed.history) == [c for c in columns if c != "epoch"] and "val_loss" in columns
+    assert {len(v) for v in resumed.history.values()} == {3}
+    assert resumed.config["fit"] == started
     assert main(["train", "--resume", "--out", str(run)]) == 2  # a complete run: nothing to resume
     assert "already complete" in capsys.readouterr().err
+
+
+@pytest.mark.multiprocess
+def test_ctrl_c_mid_training_exits_130_and_keeps_a_run_that_resumes(tmp_path, capsys):
+    """SIGINT, as a terminal sends on Ctrl-C, to a real `kerazoo train` a moment into epoch 2."""
+    import signal
+
+    from kerazoo.cli import main
+    from kerazoo.runlock import LOCK_NAME
+    from kerazoo.runs import RunError, check_run, load_run
+
+    run = tmp_path / "run"
+    # batches of 2: epoch 2 lasts ~650 steps, longer than a busy machine can delay this process's wake-up (with
+    # batches of 8 it could end, and the run complete, before the signal came)
+    out = kill_when([*TRAIN[:4], "--epochs", "2", "--batch-size", "2", "--verbose", "0", "--out", str(run)],
+                    _checkpointed(run, 1), delay=0.3, sig=signal.SIGINT, exit_code=130)
+    assert out.rstrip().endswith("kerazoo: interrupted") and "Traceback" not in out
+    with pytest.raises(RunError, match="unfinished .* after epoch 1 .* --resume --out"):
+        check_run(run)
+    assert {"config.json", "history.csv", "checkpoint"} <= {p.name for p in run.iterdir()}
+    assert not (run / "model.keras").exists() and not (run / LOCK_NAME).exists()  # the lock is let go
+    assert len((run / "history.csv").read_text().splitlines()) == 2  # a header and epoch 1
+
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--verbose", "0"]) == 0
+    assert "taking it over" not in capsys.readouterr().out  # nothing stale to take over
+    resumed = load_run(run, load_model=False)
+    assert resumed.metrics["resumed_at_epoch"] == 1 and {len(v) for v in resumed.history.values()} == {2}
 
 
 def test_nan_from_a_huge_learning_rate_fails_the_run_with_exit_1(tmp_path, capsys):
@@ -91,6 +118,30 @@ def test_nan_mid_training_keeps_the_last_good_checkpoint_and_resumes_from_it(tmp
     done = load_run(run, load_model=False)
     assert done.metrics["resumed_at_epoch"] == 1
     assert all(len(v) == 3 and all(x == x for x in v) for v in done.history.values())  # the NaN row is gone
+
+
+def test_resume_with_a_lower_learning_rate_after_a_nan_finishes_the_run(tmp_path, capsys, monkeypatch):
+    """The README's advice after a NaN, as a user types it: `kerazoo train --resume --out RUN --learning-rate LR`."""
+    import kerazoo.train
+    from kerazoo.cli import main
+    from kerazoo.runs import load_run
+
+    real = kerazoo.train.make_callbacks
+    monkeypatch.setattr(kerazoo.train, "make_callbacks", lambda *a, **k: [*real(*a, **k), nan_at(1, 3)])
+    run = tmp_path / "run"
+    assert main(["train", "mlp", "--data", "iris", "--epochs", "3", "--set", "width=8", "--learning-rate", "0.05",
+                 "--out", str(run), "--verbose", "0"]) == 1
+    assert "loss became nan at epoch 2, step 4" in capsys.readouterr().err
+    monkeypatch.setattr(kerazoo.train, "make_callbacks", real)
+
+    assert main(["train", "--resume", "--out", str(run), "--learning-rate", "0.01", "--verbose", "0"]) == 0
+    done = load_run(run)  # complete: the failed status is gone, the model is written
+    assert done.metrics["resumed_at_epoch"] == 1 and done.metrics["epochs"] == 3
+    assert done.config["compile"]["learning_rate"] == 0.01  # the new rate, recorded
+    schedule = done.model.optimizer.get_config()["learning_rate"]  # and trained with: the cosine schedule's peak
+    assert schedule["class_name"] == "CosineDecay" and schedule["config"]["initial_learning_rate"] == 0.01
+    assert all(len(v) == 3 and all(x == x for x in v) for v in done.history.values())  # the NaN row is gone
+    assert done.config["overrides"] == {"width": 8} and done.config["data"]["source"] == "iris"
 
 
 def test_nan_without_a_run_dir_stops_with_a_warning(caplog):
