@@ -1,0 +1,43 @@
+"""The benchmark scripts' own logic: what the README's figures rest on (the scripts themselves are not run here)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _module(name: str):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+@pytest.mark.parametrize("name", ["results"])
+def test_the_benchmarks_docstring_examples_hold(name):
+    failed, tried = doctest.testmod(_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried and not failed
+
+
+def test_a_benchmark_with_no_save_writes_no_result(tmp_path, monkeypatch, capsys):
+    results = _module("results")
+    monkeypatch.setattr(results, "RESULTS", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["benchmarks/x.py", "--note", "under load", "--no-save"])
+    args = results.options(__import__("argparse").ArgumentParser()).parse_args(sys.argv[1:])
+    results.publish("x", {"figure": 1}, args, lambda saved: f"{saved['result']['figure']}: {results.footer(saved)}")
+    out = capsys.readouterr().out
+    assert out.startswith("1: Command: `python benchmarks/x.py --no-save`") and out.rstrip().endswith("Under load.")
+    assert list(tmp_path.iterdir()) == []
+    args.no_save = False
+    results.publish("x", {"figure": 1}, args, None)
+    assert results.load("x")["note"] == "under load" and "--note" not in results.load("x")["command"]
