@@ -23,10 +23,28 @@ def _module(name: str):
     return module
 
 
-@pytest.mark.parametrize("name", ["results"])
+@pytest.mark.parametrize("name", ["results", "lm_transfer"])
 def test_the_benchmarks_docstring_examples_hold(name):
     failed, tried = doctest.testmod(_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried and not failed
+
+
+def test_the_transfer_pretraining_text_shares_no_50_character_run_with_the_small_set():
+    from kerazoo.lm import pydoc_corpus
+
+    bench = _module("lm_transfer")
+    small = bench.interleaved(bench.SMALL_SET)
+    other = pydoc_corpus(exclude=bench.SMALL_SET)
+    kept, removed = bench.holdout(other, small)
+    assert bench.overlap(small, other) > 10_000  # pydoc repeats itself: the compound topic
+    assert bench.overlap(small, kept) == 0 and removed > 0
+    pieces = iter(bench.paragraphs(other))  # what is kept is whole paragraphs of the text, in order
+    rest = kept
+    while rest:
+        piece = next(pieces, None)
+        assert piece is not None, f"holdout cut inside a paragraph: {rest[:80]!r}"
+        rest = rest[len(piece):] if rest.startswith(piece) else rest
+    assert len(kept) > 0.9 * len(other)
 
 
 def test_a_benchmark_with_no_save_writes_no_result(tmp_path, monkeypatch, capsys):
