@@ -1,7 +1,7 @@
 """Fidelity of every quantized TFLite file the export writes: int8, dynamic and float16, per family and task.
 
-Trains each model with the zoo's default settings and a small budget (`--epochs`, as
-`kerazoo train NAME --data DATA --epochs N` does), exports it with
+Trains each model with the zoo's default settings (`--epochs auto` unless given, as
+`kerazoo train NAME --data DATA` does), exports it with
 `export_model(run, quantize=("dynamic", "float16", "int8"))` (the language model with
 `export_lm`), and records for every file what the export's verification measured:
 top-1 agreement with Keras (relative error for regression, next-token agreement for the
@@ -11,7 +11,11 @@ interpreter, and for int8 the recipe chosen and what the plain all-int8 file sco
 A file outside its threshold is kept (`keep_failing=True`) so that its figures are
 recorded, and marked.
 
-    python benchmarks/int8_fidelity.py                   # every case, 20 epochs
+    python benchmarks/int8_fidelity.py                   # every case, epochs="auto"
+
+A case is `MODEL:DATA`, or `MODEL+KEY=VALUE:DATA` for a model built with an
+override (`vit+dim=192`: a wider vit, to see how the int8 share of the file
+falls with size).
     python benchmarks/int8_fidelity.py --only mlp:wine --epochs 5
 """
 
@@ -31,21 +35,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import footer  # noqa: E402
 
 CASES = ("mlp:breast_cancer", "mlp:wine", "mlp:iris", "mlp:diabetes", "transformer:wine", "cnn:digits",
-         "resnet20:digits", "vit:digits", "gpt-nano:text:pydoc")
+         "resnet20:digits", "vit:digits", "vit+dim=192:digits", "gpt-nano:text:pydoc")
 LM_SEQ_LEN = 64
 LM_EPOCHS = 2
 
 
-def _train(model_name: str, source: str, epochs: int, workdir: Path) -> Path:
+def _train(model_name: str, source: str, epochs, workdir: Path) -> Path:
     import keras
 
     from kerazoo import build, fit, load_data
 
+    model_name, *pairs = model_name.split("+")
+    overrides = {k: int(v) for k, v in (pair.split("=") for pair in pairs)}
+
     options = {"seq_len": LM_SEQ_LEN} if source.startswith("text:") else {}
     data = load_data(source, seed=0, **options)
     keras.utils.set_random_seed(0)
-    run_dir = workdir / f"{model_name}-{source.replace(':', '-')}"
-    fit(build(model_name, data.spec), data, epochs=epochs, run_dir=run_dir, seed=0, verbose=0)
+    run_dir = workdir / f"{model_name}{''.join(pairs)}-{source.replace(':', '-')}"
+    fit(build(model_name, data.spec, **overrides), data, epochs=epochs, run_dir=run_dir, seed=0, verbose=0)
     return run_dir
 
 
@@ -83,7 +90,8 @@ def measure(case: str, epochs: int, workdir: Path) -> dict:
     float_bytes = next(f["bytes"] for f in files if f["precision"] == "float32")
     for f in files:
         f["share_of_float32"] = f["bytes"] / float_bytes
-    return {"case": case, "model": model_name, "data": source, "task": run.spec.task, "epochs": budget,
+    return {"case": case, "model": model_name, "data": source, "task": run.spec.task,
+            "epochs": run.metrics.get("epochs", budget),
             "seq_len": LM_SEQ_LEN if lm else None, "parameters": int(run.model.count_params()),
             "train_seconds": round(train_s, 1), "keras_test_metrics": run.metrics.get("test"),
             "verification_inputs": result.metadata["verification_inputs"],
@@ -142,7 +150,10 @@ def render(saved: dict) -> str:
             + (f", against {min(per):.2f}-{max(per):.2f} bytes per parameter for the others" if per else "")
             + ". A TFLite file's fixed part (its graph of ops and tensors, their names, and the per-channel "
               "int8 scales and zero points) does not shrink with the weights; in these small transformers it "
-              "is a large share of the file."]
+              "is a large share of the file."
+            + "".join(f" The same vit three times wider ({c['parameters']:,} parameters) is "
+                      f"{_pct(int8[c['case']]['share_of_float32'])} of its float32 file."
+                      for c in cases if c["case"].startswith("vit+"))]
     lines += ["", "| model, data | recipes tried (agreement or relative error) | the debugger's worst op in the "
               "plain int8 file (run when it falls short) |", "| --- | --- | --- |"]
     for c in cases:
@@ -202,7 +213,8 @@ def render_float32(saved: dict) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs per model (default 20)")
+    parser.add_argument("--epochs", default="auto", type=lambda v: v if v == "auto" else int(v),
+                        help="training epochs per model, or auto (default auto: the defaults' own budget)")
     parser.add_argument("--only", help="comma-separated cases (default all): " + ", ".join(CASES))
     parser.add_argument("--no-save", action="store_true", help="print, do not write benchmarks/results/")
     args = parser.parse_args()

@@ -13,17 +13,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from export.fidelity import Gate
+from export.layout import clean_stale, next_version, partial_prefix, refuse_existing
 from export.report import fidelity_report, render_table
 from export.tflite import QUANTIZE, tflite_filename
 from export.verify import Verification, VerificationError
+from kerazoo.io import make_dirs, replace_dir, temp_dir
 
 __all__ = ["export_model", "ExportResult", "Artifact", "FORMATS", "DEFAULT_FORMATS", "QUANTIZE"]
 
@@ -345,95 +345,6 @@ def _run_config(obj) -> dict:
         return {}
 
 
-def _refuse_existing(target: Path):
-    raise FileExistsError(f"export {str(target)!r} already exists; pass overwrite=True (--overwrite) to "
-                          f"replace it, or another version")
-
-
-def _next_version(root: Path) -> int:
-    if not root.is_dir():
-        return 1
-    numbers = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()]
-    return max(numbers, default=0) + 1
-
-
-def _make_dirs(path: Path) -> list[Path]:
-    """Create `path` and its missing parents; return those created, deepest last."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    path.mkdir(parents=True, exist_ok=True)
-    return list(reversed(missing))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # another user's process, or not a pid: leave it be
-    return True
-
-
-def clean_stale(root: str | os.PathLike) -> list[str]:
-    """Remove what killed exports left in a model's folder; return the names removed.
-
-    A SIGKILL (or a power cut) mid-export leaves its hidden `.partial-<version>-<pid>-*`
-    build folder, never a version folder. Folders of processes no longer running
-    are removed; those of live exports (another export running beside this one)
-    are left alone. A `.replaced-<version>-*` folder (the old version, moved aside
-    by `overwrite` just before the kill) is put back if its version is missing,
-    and removed otherwise.
-
-    Example:
-    >>> import tempfile, pathlib
-    >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> (root / ".partial-1-999999999-abc").mkdir(); (root / f".partial-2-{os.getpid()}-def").mkdir()
-    >>> clean_stale(root), sorted(p.name for p in root.iterdir())
-    (['.partial-1-999999999-abc'], ['.partial-2-...-def'])
-    """
-    root = Path(root)
-    removed = []
-    if not root.is_dir():
-        return removed
-    for folder in sorted(root.iterdir()):
-        parts = folder.name.split("-")
-        if folder.name.startswith(".partial-") and folder.is_dir():
-            pid = int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else None  # .partial-V-PID-xxx
-            if pid is not None and _pid_alive(pid):
-                continue
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-        elif folder.name.startswith(".replaced-") and folder.is_dir() and len(parts) >= 3:
-            target = root / "-".join(parts[1:-1])  # .replaced-<version>-<hex>
-            if not target.exists():
-                os.rename(folder, target)
-            else:
-                shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    return removed
-
-
-def _move_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
-    old = None
-    if target.exists():
-        if not overwrite:
-            raise FileExistsError(f"export version {str(target)!r} appeared while exporting; not replaced")
-        old = target.with_name(f".replaced-{target.name}-{uuid.uuid4().hex[:8]}")
-        os.rename(target, old)
-    try:
-        os.rename(tmp, target)
-    except BaseException:
-        if old is not None:
-            os.rename(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def export_model(
     model_or_run_dir: Any,
     out_dir: str | os.PathLike = "exports",
@@ -505,7 +416,7 @@ def export_model(
 
     Raises:
         ValueError: a bad option, an unknown format or quantize mode, or "int8"
-            without representative data; `kerazoo.runs.RunError` for a bad run.
+            without representative data; `kerazoo.errors.RunError` for a bad run.
         FileExistsError: the version exists and `overwrite` is False.
         export.ConversionError: ops that TFLite's allowed op sets lack.
         export.VerificationError: a float artifact that differs from Keras.
@@ -536,7 +447,7 @@ def export_model(
         threshold_for(task, min_agreement=min_agreement, max_relative_error=max_relative_error)
     early = model_name or config.get("model")
     if early and version is not None and (Path(out_dir) / early / str(version)).exists() and not overwrite:
-        _refuse_existing(Path(out_dir) / early / str(version))  # before loading TensorFlow and the model
+        refuse_existing(Path(out_dir) / early / str(version))  # before loading TensorFlow and the model
     source = _load_source(model_or_run_dir)
     from export.savedmodel import _check_single_input
 
@@ -549,22 +460,22 @@ def export_model(
     representative = _representative(source, representative_data, input_rank) if "int8" in modes else None
 
     root = Path(out_dir) / name
-    version = version or _next_version(root)
+    version = version or next_version(root)
     target = root / str(version)
     if target.exists() and not overwrite:
-        _refuse_existing(target)
+        refuse_existing(target)
     x, labels, x_note = _verification_inputs(source, verify_data, representative) if verify else (None, None, "")
     gate = Gate(threshold_for(source.task, min_agreement=min_agreement, max_relative_error=max_relative_error),
                 keep_failing=keep_failing)
 
-    created = _make_dirs(root)
+    created = make_dirs(root)
     clean_stale(root)
-    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{version}-{os.getpid()}-", dir=root))
+    tmp = temp_dir(root, partial_prefix(version))
     try:
         result = _build(source, tmp, name=name, version=version, formats=formats, modes=modes,
                         representative=representative, int8_io=int8_io, select_ops=select_ops,
                         x=x, labels=labels, x_note=x_note, gate=gate)
-        _move_into_place(tmp, target, overwrite)
+        replace_dir(tmp, target, overwrite=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         for folder in reversed(created):

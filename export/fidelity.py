@@ -25,7 +25,8 @@ import math
 import warnings
 from dataclasses import dataclass
 
-from export.verify import Verification, VerificationError
+from export.verify import Verification
+from kerazoo.errors import FidelityError
 
 __all__ = ["FidelityError", "Gate", "threshold_for", "check_thresholds", "judge", "describe", "MIN_AGREEMENT",
            "MAX_RELATIVE_ERROR", "MIN_NEXT_TOKEN_AGREEMENT", "GATED"]
@@ -34,18 +35,6 @@ MIN_AGREEMENT = 0.98
 MAX_RELATIVE_ERROR = 0.02
 MIN_NEXT_TOKEN_AGREEMENT = 0.95
 GATED = ("dynamic", "float16", "int8")
-
-
-class FidelityError(VerificationError):
-    """A quantized file falls outside its fidelity threshold; nothing was written.
-
-    Attributes:
-        artifacts: the `Artifact`s measured so far (the failing one last), for a report.
-    """
-
-    def __init__(self, message: str, artifacts: list | None = None):
-        super().__init__(message)
-        self.artifacts = list(artifacts or [])
 
 
 def check_thresholds(min_agreement=None, max_relative_error=None) -> None:

@@ -26,13 +26,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
 
+from export.layout import clean_stale, partial_prefix
 from export.verify import TOLERANCES, Verification, compare
+from kerazoo.io import replace_dir, temp_dir
 
 __all__ = ["export_lm", "write_lm_savedmodel", "LM_OUTPUT"]
 
@@ -285,18 +285,13 @@ def export_lm(
 
     gate = Gate(threshold, keep_failing=keep_failing)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=root))
+    clean_stale(root)
+    tmp = temp_dir(root, partial_prefix(version))
     try:
         result = _build(model, tmp, name=name, version=version, formats=formats, modes=modes, seq_len=seq_len,
                         tok=tok, run=run, x=x, labels=labels, x_note=x_note, windows=windows, gate=gate,
                         Artifact=Artifact, ExportResult=ExportResult, VerificationError=VerificationError)
-        if target.exists():
-            old = target.with_name(f".replaced-{target.name}-{uuid.uuid4().hex[:8]}")
-            os.rename(target, old)
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
+        replace_dir(tmp, target, overwrite=True)  # refused above unless overwrite
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -181,12 +181,12 @@ def write_metadata(folder: str | os.PathLike, metadata: dict) -> None:
     >>> sorted(p.name for p in folder.iterdir())
     ['MODEL_CARD.md', 'metadata.json']
     """
-    from kerazoo.runs import write_json
+    from kerazoo.io import write_json, write_text
 
     folder = Path(folder)
     metadata = {"created": time.strftime("%Y-%m-%dT%H:%M:%S"), **metadata}
     write_json(folder / "metadata.json", metadata)
-    (folder / "MODEL_CARD.md").write_text(model_card(metadata))
+    write_text(folder / "MODEL_CARD.md", model_card(metadata))
 
 
 def read_metadata(folder: str | os.PathLike) -> dict:

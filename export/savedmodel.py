@@ -77,7 +77,9 @@ def float32_copy(model: Any) -> Any:
     """
     import keras
 
-    if all(not layer.dtype_policy.name.startswith("mixed") for layer in model._flatten_layers()):
+    from kerazoo._compat import flatten_layers
+
+    if all(not layer.dtype_policy.name.startswith("mixed") for layer in flatten_layers(model)):
         return model
     import kerazoo.layers  # noqa: F401  (the zoo's layers, for deserialization)
 

@@ -16,15 +16,13 @@ import tempfile
 import warnings
 from typing import Any
 
+from kerazoo.errors import ConversionError
+
 __all__ = ["convert_tflite", "tflite_ops", "inspect_tflite", "representative_inputs", "tflite_filename",
            "ConversionError", "QUANTIZE"]
 
 QUANTIZE = ("dynamic", "float16", "int8")
 REPRESENTATIVE_EXAMPLES = 300
-
-
-class ConversionError(RuntimeError):
-    """The TFLite converter could not convert the model with the ops allowed."""
 
 
 def tflite_filename(quantize: str | None = None) -> str:
@@ -247,7 +245,9 @@ def inspect_tflite(model: str | os.PathLike | bytes) -> dict:
             out[name] = info
         return out
 
-    return {"ops": sorted({op["op_name"] for op in interpreter._get_ops_details()}),
+    from kerazoo._compat import tflite_ops_details
+
+    return {"ops": sorted({op["op_name"] for op in tflite_ops_details(interpreter)}),
             "inputs": io(runner.get_input_details()), "outputs": io(runner.get_output_details())}
 
 

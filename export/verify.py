@@ -23,16 +23,14 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kerazoo.errors import VerificationError
+
 __all__ = ["Verification", "compare", "verify_savedmodel", "verify_tflite", "run_savedmodel", "run_tflite",
            "TOLERANCES", "VerificationError", "held_out_score", "latency_ms"]
 
 TOLERANCES = {"float32": 1e-4}
 BATCH = 256
 LATENCY_CALLS = 30
-
-
-class VerificationError(RuntimeError):
-    """An artifact does not compute what the Keras model computes."""
 
 
 @dataclass

@@ -13,6 +13,8 @@ import math
 import os
 from typing import Any
 
+from kerazoo.errors import FlagError
+
 __all__ = ["FlagError", "check_flags", "OPTIMIZERS", "SCHEDULES", "AUGMENT_PRESETS"]
 
 #: The same names as `kerazoo.train.OPTIMIZERS`, `SCHEDULES` and `kerazoo.augment.PRESET_NAMES`
@@ -21,10 +23,6 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "linear", "constant")
 AUGMENT_PRESETS = ("none", "light", "medium", "heavy")
 SEED_MAX = 2**32 - 1  # NumPy's seeds, which keras.utils.set_random_seed sets too
-
-
-class FlagError(ValueError):
-    """A flag given a value it cannot take."""
 
 
 def _int(value, low: int, high: int | None = None) -> bool:
@@ -85,7 +83,7 @@ def check_flags(args: Any) -> None:
     >>> check_flags(argparse.Namespace(command="generate", max_new_tokens=-1, top_p=0.9))
     Traceback (most recent call last):
     ...
-    kerazoo._flags.FlagError: --max-new-tokens: expected a positive int, got -1
+    kerazoo.errors.FlagError: --max-new-tokens: expected a positive int, got -1
     """
     command = getattr(args, "command", None)
     if command not in COMMANDS:

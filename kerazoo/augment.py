@@ -224,7 +224,9 @@ class Augmenter:
     @property
     def supports_jit(self) -> bool:
         """Whether every layer compiles with XLA (RandomRotation and others do not)."""
-        return all(sub.supports_jit for layer in self.layers for sub in layer._flatten_layers())
+        from kerazoo._compat import flatten_layers
+
+        return all(sub.supports_jit for layer in self.layers for sub in flatten_layers(layer))
 
     def _soft_labels(self, y):
         y = ops.convert_to_tensor(y)
@@ -647,7 +649,9 @@ def random_layers(model) -> list[str]:
     ['flip (RandomFlip)']
     """
     out = []
-    for layer in model._flatten_layers(include_self=False):
+    from kerazoo._compat import flatten_layers
+
+    for layer in flatten_layers(model, include_self=False):
         name = type(layer).__name__
         if name.startswith("Random") or name in _RANDOM_CLASSES:
             out.append(f"{layer.name} ({name})")

@@ -19,12 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kerazoo._version import __version__
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(ValueError):
-    """Bad input from the command line."""
+from kerazoo.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, exit_code
 
 
 def parse_value(text: str, default: Any = None, *, key: str = "value") -> Any:
@@ -36,7 +31,7 @@ def parse_value(text: str, default: Any = None, *, key: str = "value") -> Any:
     >>> parse_value("many", 2, key="depth")
     Traceback (most recent call last):
     ...
-    kerazoo.cli.UsageError: --set depth=many: expected an int (the default is 2)
+    kerazoo.errors.UsageError: --set depth=many: expected an int (the default is 2)
     """
     def fail(kind):
         shown = text if text.isprintable() else repr(text)  # one line, whatever was typed
@@ -379,7 +374,7 @@ def augment_value(text: str) -> str | dict:
     >>> augment_value("{rotation: 0.1}")
     Traceback (most recent call last):
     ...
-    kerazoo.cli.UsageError: --augment {rotation: 0.1}: not a JSON object (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))
+    kerazoo.errors.UsageError: --augment {rotation: 0.1}: not a JSON object (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))
     """
     text = text.strip()
     if not text.startswith("{"):
@@ -492,14 +487,18 @@ def _check_same_task(run_spec, spec, source: str | None) -> None:
 
 
 def cmd_export(args) -> int:
+    import re
     import warnings
 
     # lazily: kerazoo never imports export at module level
     from export import FidelityError, export_model
     from export.report import fidelity_report, render_table
+    from kerazoo._console import native_stderr_filtered
 
     gate = dict(min_agreement=args.min_agreement, keep_failing=args.keep_failing)
-    with warnings.catch_warnings(record=True) as caught:
+    litert_note = re.compile(r"^INFO: Created TensorFlow Lite \w+ delegate for CPU\.\n?", re.M)  # on every load
+    with warnings.catch_warnings(record=True) as caught, \
+            native_stderr_filtered(keep=lambda text: litert_note.sub("", text)):
         warnings.simplefilter("always", UserWarning)
         try:
             if (Path(args.run_dir) / "tokenizer.json").exists():  # a language model: logits, tokenizer beside
@@ -936,8 +935,7 @@ def main(argv: list[str] | None = None) -> int:
         print("kerazoo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:
-        code = EXIT_USAGE if isinstance(err, (ValueError, KeyError, TypeError, FileExistsError,
-                                              FileNotFoundError)) else EXIT_FAILED
+        code = exit_code(err)
         if os.environ.get("KERAZOO_DEBUG"):  # the traceback, and the same exit code as without it
             import traceback
 

@@ -550,14 +550,14 @@ def _merge_histories(histories: list) -> dict:
 
 
 def _write_top_level(run_dir: Path, result: FinetuneResult, settings: dict, phases: int) -> None:
-    from kerazoo import runs
+    from kerazoo import io, runs
 
     config = json.loads((run_dir / f"phase{phases}" / "config.json").read_text())
     config["finetune"] = {**settings, "phases": [{k: v for k, v in p.items() if k != "metrics"}
                                                  for p in result.phases]}
-    runs.write_json(run_dir / "config.json", config)
+    io.write_json(run_dir / "config.json", config)
     runs.write_history(run_dir / "history.csv", result.history)
-    runs.write_json(run_dir / "metrics.json", {
+    io.write_json(run_dir / "metrics.json", {
         **result.metrics, "epochs": sum(p["epochs"] for p in result.phases),
         "train_seconds": round(sum(f.seconds for f in result.fits), 3),
         "phases": [{"phase": p["phase"], **p["metrics"]} for p in result.phases]})

@@ -76,7 +76,7 @@ class Report:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the report as JSON, atomically; returns the path."""
-        from kerazoo.runs import write_json
+        from kerazoo.io import write_json
 
         write_json(path, self.to_dict())
         return Path(path)
@@ -294,10 +294,10 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path) -> Path:
-    from kerazoo.runs import _atomic
+    from kerazoo.io import atomic_write
 
     path = Path(path)
-    _atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     return path
 
 

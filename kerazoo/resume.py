@@ -21,14 +21,13 @@ from pathlib import Path
 
 import keras
 
+from kerazoo._compat import check_backup_and_restore
+from kerazoo.errors import TrainingDiverged
+
 __all__ = ["NaNGuard", "RunBackup", "TrainingDiverged", "CHECKPOINT", "checkpoint_epoch", "history_before",
            "joined_history"]
 
 CHECKPOINT = "checkpoint"  # the folder inside a run directory
-
-
-class TrainingDiverged(RuntimeError):
-    """Training stopped on a NaN or infinite loss (the message says where)."""
 
 
 def checkpoint_epoch(run_dir: str | os.PathLike) -> int | None:
@@ -106,6 +105,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     def __init__(self, run_dir: str | os.PathLike, guard: NaNGuard | None = None):
         super().__init__(str(Path(run_dir) / CHECKPOINT), save_freq="epoch", delete_checkpoint=False)
+        check_backup_and_restore(self)  # the atomic save below overrides a private method of Keras'
         self.guard = guard
 
     def on_train_begin(self, logs=None):
@@ -193,7 +193,7 @@ def diverged(guard: NaNGuard, run_dir: Path | None, history: dict, epochs: int) 
     message = f"training diverged: the loss became {loss} at {guard.where()} (of {epochs} epochs)"
     if run_dir is None:
         return TrainingDiverged(message + "; training stopped there")
-    from kerazoo import runs
+    from kerazoo import io, runs
 
     kept = checkpoint_epoch(run_dir)
     if kept:
@@ -202,7 +202,7 @@ def diverged(guard: NaNGuard, run_dir: Path | None, history: dict, epochs: int) 
     else:
         note = "no epoch finished, so there is no checkpoint; lower the learning rate and train again"
     runs.write_history(run_dir / "history.csv", history)
-    runs.write_json(run_dir / "metrics.json", {"epochs": len(next(iter(history.values()), [])),
+    io.write_json(run_dir / "metrics.json", {"epochs": len(next(iter(history.values()), [])),
                                                "failed": message, "diverged": {"epoch": epoch + 1,
                                                                                "step": step + 1}})
     runs.finish_run(run_dir, status="failed", reason=message)

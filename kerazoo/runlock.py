@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from kerazoo.errors import RunDirInUse
+from kerazoo.io import make_dirs
 from kerazoo.runs import RunError
 
 __all__ = ["LOCK_NAME", "RunDirInUse", "hold", "holds_run_dir", "claim", "run_path", "user_entries"]
@@ -41,10 +43,6 @@ log = logging.getLogger("kerazoo")
 LOCK_NAME = ".kerazoo.lock"
 _held: dict[str, tuple[int, int, int]] = {}  # real path -> (thread id, depth, lock file descriptor)
 _guard = threading.Lock()
-
-
-class RunDirInUse(RunError):
-    """Another process (or thread) is writing this run directory."""
 
 
 def user_entries(path: str | os.PathLike) -> list[str]:
@@ -227,27 +225,6 @@ def run_path(model_name: str, out: str | os.PathLike | None = None, *, root: str
     return path
 
 
-def _make_dirs(path: Path) -> list[Path]:
-    """Create `path` and its missing parents; those this call created, outermost first."""
-    missing = []
-    here = path
-    while not here.exists() and not here.is_symlink():
-        missing.append(here)
-        if here.parent == here:
-            break
-        here = here.parent
-    created = []
-    for folder in reversed(missing):
-        try:
-            folder.mkdir()
-            created.append(folder)
-        except FileExistsError:  # made by someone else meanwhile: theirs
-            pass
-        except OSError as err:
-            raise RunError(f"cannot create the run directory {str(path)!r}: {err.strerror}") from None
-    return created
-
-
 @contextlib.contextmanager
 def claim(path: str | os.PathLike, *, fresh: bool = True) -> Iterator[Path]:
     """Make, lock and own a run directory for a command; on failure, remove only what this made.
@@ -284,7 +261,10 @@ def claim(path: str | os.PathLike, *, fresh: bool = True) -> Iterator[Path]:
     (['mine'], [])
     """
     path = Path(path)
-    created = _make_dirs(path)
+    try:
+        created = make_dirs(path)
+    except OSError as err:
+        raise RunError(f"cannot create the run directory {str(path)!r}: {err.strerror}") from None
     ok = False
     try:
         with hold(path):

@@ -14,66 +14,25 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerazoo.errors import ModelFileError, RunError
+from kerazoo.io import atomic_write, write_json
 from kerazoo.spec import DataSpec
 
-__all__ = ["load_run", "load_model", "Run", "new_run_dir", "write_json", "finish_run", "versions"]
+__all__ = ["load_run", "load_model", "Run", "new_run_dir", "finish_run", "versions", "save_model",
+           "write_history", "read_history"]
 
 MANIFEST = "manifest.json"
 RUN_FILES = ("config.json", "history.csv", "metrics.json", "model.keras")
 
 
-def _atomic(path: Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON atomically (a temporary file renamed into place).
-
-    Example:
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.json"
-    >>> write_json(p, {"a": (1, 2)}); json.loads(p.read_text())
-    {'a': [1, 2]}
-    """
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, default=_jsonable)
-            f.write("\n")
-
-    _atomic(Path(path), write)
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    return repr(value)
-
-
 def save_model(model, path: str | os.PathLike) -> None:
     """Save a Keras model as `.keras`, atomically."""
-    _atomic(Path(path), lambda tmp: model.save(_keras_name(tmp)) or os.replace(_keras_name(tmp), tmp))
+    atomic_write(path, lambda tmp: model.save(_keras_name(tmp)) or os.replace(_keras_name(tmp), tmp))
 
 
 def _keras_name(tmp: str) -> str:
@@ -92,7 +51,7 @@ def write_history(path: str | os.PathLike, history: dict) -> None:
             for i, row in enumerate(rows):
                 w.writerow([i, *(f"{float(v):.6g}" for v in row)])
 
-    _atomic(Path(path), write)
+    atomic_write(path, write)
 
 
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
@@ -160,10 +119,6 @@ def finish_run(run_dir: str | os.PathLike, status: str = "complete", reason: str
                 **({"reason": reason} if reason else {})}
     write_json(run_dir / MANIFEST, manifest)
     return manifest
-
-
-class RunError(ValueError):
-    """A run directory that is missing, unfinished or damaged."""
 
 
 def check_run(run_dir: str | os.PathLike) -> dict:
@@ -243,7 +198,7 @@ def load_run(path: str | os.PathLike, *, safe_mode: bool = True, load_model: boo
     >>> load_run("no/such/run")
     Traceback (most recent call last):
     ...
-    kerazoo.runs.RunError: no run directory at 'no/such/run'
+    kerazoo.errors.RunError: no run directory at 'no/such/run'
     """
     path = Path(path)
     check_run(path)
@@ -317,7 +272,3 @@ def _load_keras_file(path, *, safe_mode: bool):
                                  f"trust its source: --unsafe (safe_mode=False)") from None
         raise ModelFileError(f"{str(path)!r} is not a loadable .keras file ({type(err).__name__}: "
                              f"{text[:300]})") from None
-
-
-class ModelFileError(RunError):
-    """A `.keras` file that is damaged, not a Keras file, or refused by safe mode."""

@@ -10,7 +10,8 @@ from typing import Any
 
 import keras
 
-from kerazoo import budget, objectives, runs
+from kerazoo import budget, io, objectives, runs
+from kerazoo._compat import reset_initial_epoch
 from kerazoo._console import progress_verbose
 from kerazoo.distribute import distribution_info, is_chief
 from kerazoo.runlock import holds_run_dir
@@ -404,8 +405,8 @@ def fit(
 
     Raises:
         ValueError: data whose shape or classes the model cannot take.
-        kerazoo.resume.TrainingDiverged: the loss became NaN (with `run_dir`).
-        kerazoo.runlock.RunDirInUse: another process is writing `run_dir`.
+        kerazoo.errors.TrainingDiverged: the loss became NaN (with `run_dir`).
+        kerazoo.errors.RunDirInUse: another process is writing `run_dir`.
 
     Example:
     >>> from kerazoo import build, load_data
@@ -466,7 +467,7 @@ def fit(
         resumed = resume.checkpoint_epoch(run_dir)  # a killed run's last finished epoch: continue there
         earlier = resume.history_before(run_dir / "history.csv", resumed or 0)
         info = getattr(model, "_kerazoo", {}) or {}
-        runs.write_json(run_dir / "config.json", {
+        io.write_json(run_dir / "config.json", {
             "model": info.get("model", model.name), "overrides": info.get("overrides", {}),
             "config": info.get("config", {}), "spec": data.spec.to_dict(),
             "data": {"source": data.source,
@@ -498,7 +499,7 @@ def fit(
             history = model.fit(train, validation_data=data.validation, epochs=epochs, callbacks=cbs,
                                 shuffle=False, verbose=progress_verbose(verbose))
     finally:
-        model._initial_epoch = None  # set by a restored checkpoint; a later fit starts afresh
+        reset_initial_epoch(model)  # set by a restored checkpoint; a later fit starts afresh
     seconds = time.perf_counter() - start
     hist = resume.joined_history(earlier, {k: [float(v) for v in vals] for k, vals in history.history.items()})
     epochs_run = len(next(iter(hist.values()), []))
@@ -519,7 +520,7 @@ def fit(
         metrics["resumed_at_epoch"] = resumed
     if run_dir is not None:
         runs.write_history(run_dir / "history.csv", hist)
-        runs.write_json(run_dir / "metrics.json", metrics)
+        io.write_json(run_dir / "metrics.json", metrics)
         runs.save_model(model, run_dir / "model.keras")
         runs.finish_run(run_dir)
         resume.remove_checkpoint(run_dir)  # the run is complete: nothing left to resume

@@ -89,7 +89,8 @@ def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
 
 def test_flags_are_checked_before_tensorflow_loads_and_before_the_prompt_prints(tmp_path):
     """`generate RUN --max-new-tokens -1` on a real run directory: the flag's name, no prompt, no TensorFlow."""
-    from kerazoo.runs import finish_run, write_json
+    from kerazoo.io import write_json
+    from kerazoo.runs import finish_run
 
     run = tmp_path / "run"
     write_json(run / "config.json", {"model": "gpt-nano"})  # a finished run's files; generation never starts

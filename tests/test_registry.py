@@ -156,5 +156,5 @@ def test_training_defaults_reach_kerazoo_train_and_flags_win(registry_sandbox, t
 
 
 def test_unknown_training_default_is_refused(registry_sandbox):
-    with pytest.raises(ValueError, match="training takes epochs, learning_rate"):
+    with pytest.raises(ValueError, match="training takes epochs, min_epochs, min_steps, learning_rate"):
         registry_sandbox.register("bad_training_doc", training={"epoch": 3})(lambda spec: None)

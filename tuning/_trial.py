@@ -38,8 +38,8 @@ def run(spec: dict) -> dict:
     """Build, train and checkpoint one trial; returns what the parent reads back."""
     import keras
     import keras_tuner as kt
-    from keras_tuner.src.engine.tuner_utils import SaveBestEpoch, convert_hyperparams_to_hparams
 
+    from kerazoo._compat import tuner_utils
     from tuning.hypermodel import ZooHyperModel
 
     data = _load_data(spec["data_file"])
@@ -55,7 +55,7 @@ def run(spec: dict) -> dict:
     callbacks = []
     checkpoint = None
     if spec.get("checkpoint"):
-        checkpoint = SaveBestEpoch(kt.Objective(*spec["objective"]), spec["checkpoint"])
+        checkpoint = tuner_utils().SaveBestEpoch(kt.Objective(*spec["objective"]), spec["checkpoint"])
         if spec.get("best_value") is not None:
             checkpoint.best_value = spec["best_value"]
         callbacks.append(checkpoint)
@@ -64,7 +64,7 @@ def run(spec: dict) -> dict:
 
         callbacks.append(keras.callbacks.TensorBoard(spec["tensorboard"], write_graph=False, profile_batch=0))
         callbacks.append(hparams_api.KerasCallback(
-            writer=spec["tensorboard"], hparams=convert_hyperparams_to_hparams(hp, hparams_api),
+            writer=spec["tensorboard"], hparams=tuner_utils().convert_hyperparams_to_hparams(hp, hparams_api),
             trial_id=spec["trial_id"]))
     history = hypermodel.fit(hp, model, epochs=spec.get("epochs"), initial_epoch=spec.get("initial_epoch"),
                              callbacks=callbacks, verbose=spec.get("verbose", 0))

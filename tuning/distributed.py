@@ -21,6 +21,8 @@ import re
 import time
 from collections.abc import Iterator
 
+from kerazoo._compat import oracle_chief, oracle_client, retry_queue, tuner_protos
+
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "parse_address", "environment", "serve", "check_worker_id",
            "check_role", "role_from_environment"]
 
@@ -146,16 +148,12 @@ def environment(role: str | None, tuner_id: str | None = None, address: str | No
             os.environ.update(KERASTUNER_TUNER_ID="chief" if role == "chief" else tuner_id,
                               KERASTUNER_ORACLE_IP=where[0], KERASTUNER_ORACLE_PORT=str(where[1]))
             if role == "worker":
-                from keras_tuner.src.distribute import oracle_client
-
-                patched = oracle_client.TIMEOUT
-                oracle_client.TIMEOUT = wait
+                patched = oracle_client().TIMEOUT
+                oracle_client().TIMEOUT = wait
         yield where
     finally:
         if patched is not None:
-            from keras_tuner.src.distribute import oracle_client
-
-            oracle_client.TIMEOUT = patched
+            oracle_client().TIMEOUT = patched
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -167,7 +165,7 @@ def _finished(oracle) -> bool:
     """Every trial of the budget exists, none runs and none waits for a retry."""
     max_trials = getattr(oracle, "max_trials", None)
     return bool(max_trials) and len(oracle.trials) >= max_trials and not oracle.ongoing_trials and \
-        not oracle._retry_queue
+        not retry_queue(oracle)
 
 
 def serve(tuner, host: str, port: int, *, poll: float = 0.2, log=print) -> None:
@@ -183,14 +181,12 @@ def serve(tuner, host: str, port: int, *, poll: float = 0.2, log=print) -> None:
     from concurrent import futures
 
     import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute import oracle_chief
 
     oracle = tuner.oracle
     tuner.save()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    servicer = oracle_chief.OracleServicer(oracle)
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    servicer = oracle_chief().OracleServicer(oracle)
+    tuner_protos().get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError:
@@ -204,7 +200,7 @@ def serve(tuner, host: str, port: int, *, poll: float = 0.2, log=print) -> None:
     try:
         while True:
             time.sleep(poll)
-            if (servicer.stop_triggered or _finished(oracle)) and oracle_chief.exit_chief(oracle):
+            if (servicer.stop_triggered or _finished(oracle)) and oracle_chief().exit_chief(oracle):
                 break
     finally:
         server.stop(grace=1.0)

@@ -119,7 +119,7 @@ def prepare_directory(directory: str | Path, fp: dict, *, overwrite: bool = Fals
         raise ValueError(f"{directory} exists and is not a kerazoo search directory (no {FINGERPRINT}); "
                          f"choose another output directory")
     directory.mkdir(parents=True, exist_ok=True)
-    from kerazoo.runs import write_json
+    from kerazoo.io import write_json
 
     write_json(path, fp)
     return False

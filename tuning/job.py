@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerazoo.errors import JobError
+
 __all__ = ["Job", "JobError", "load_job", "FIELDS"]
 
 FIELDS = ("model", "data", "space", "tuner", "objective", "budget", "seed", "output", "precision",
@@ -38,10 +40,6 @@ DATA_FIELDS = ("source", "validation_split", "test_split", "batch_size", "task",
 BUDGET_FIELDS = ("max_trials", "executions_per_trial", "epochs", "patience", "hyperband_factor")
 WINNER_FIELDS = ("retrain", "merge_validation", "epochs", "patience", "export")
 EXPORT_FIELDS = ("formats", "quantize")
-
-
-class JobError(ValueError):
-    """A job file that cannot run: the message names the file and the field."""
 
 
 @dataclass
@@ -156,7 +154,7 @@ def _check_indentation(name: str, raw: Mapping) -> None:
     >>> _check_indentation("job.yaml", {"model": "mlp", "budget": None, "max_trials": 3})
     Traceback (most recent call last):
     ...
-    tuning.job.JobError: job.yaml: max_trials is a field of budget, but it is not indented under `budget:` (YAML reads it as a job field); indent it by two spaces below `budget:`
+    kerazoo.errors.JobError: job.yaml: max_trials is a field of budget, but it is not indented under `budget:` (YAML reads it as a job field); indent it by two spaces below `budget:`
     """
     for key in raw:
         if key in FIELDS:
@@ -189,15 +187,15 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
     >>> load_job({"model": "mlp", "data": "iris", "budgett": {}})
     Traceback (most recent call last):
     ...
-    tuning.job.JobError: job: unknown job field 'budgett'; did you mean 'budget'? (fields: model, data, space, tuner, objective, budget, seed, output, precision, isolate_trials, tensorboard, winner)
+    kerazoo.errors.JobError: job: unknown job field 'budgett'; did you mean 'budget'? (fields: model, data, space, tuner, objective, budget, seed, output, precision, isolate_trials, tensorboard, winner)
     >>> load_job({"model": "mlpp", "data": "iris"})
     Traceback (most recent call last):
     ...
-    tuning.job.JobError: job: model: unknown model 'mlpp'; did you mean: mlp? (`kerazoo models` lists them all)
+    kerazoo.errors.JobError: job: model: unknown model 'mlpp'; did you mean: mlp? (`kerazoo models` lists them all)
     >>> load_job({"model": "mlp", "data": "iris", "budget": {"epochs": "ten"}})
     Traceback (most recent call last):
     ...
-    tuning.job.JobError: job: budget.epochs: expected an int >= 1, got 'ten'
+    kerazoo.errors.JobError: job: budget.epochs: expected an int >= 1, got 'ten'
     """
     import yaml
 

@@ -136,7 +136,7 @@ def write_results(directory: str | Path, rows: list[dict], objective: tuple[str,
     >>> paths["csv"].read_text().splitlines()
     ['trial_id,status,val_loss,best_step,tuner,seconds,starts,filters,metric:val_loss', '0,COMPLETED,0.5,1,tuner0,1.0,1,16-32,0.5']
     """
-    from kerazoo.runs import _atomic, write_json
+    from kerazoo.io import atomic_write, write_json
 
     directory = Path(directory)
     name, direction = objective
@@ -161,7 +161,7 @@ def write_results(directory: str | Path, rows: list[dict], objective: tuple[str,
                             *(_csv(r["hyperparameters"].get(h)) for h in hps),
                             *(_csv(r["metrics"].get(m)) for m in metric_names)])
 
-    _atomic(directory / "trials.csv", write)
+    atomic_write(directory / "trials.csv", write)
     return {"csv": directory / "trials.csv", "json": directory / "trials.json"}
 
 

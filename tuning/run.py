@@ -142,7 +142,7 @@ def run_job(
     (0.0, ['test'])
     """
     from kerazoo.data import load_data
-    from kerazoo.runs import write_json
+    from kerazoo.io import write_json
     from tuning.distributed import check_role
     from tuning.objective import resolve_objective
     from tuning.searching import search

@@ -261,7 +261,7 @@ def _collect(zoo_tuner, hypermodel, obj, directory: Path, *, data, epochs, seed,
         compile=hypermodel.compile,
         tuning={"objective": {"name": obj[0], "direction": obj[1]}, "score": best["score"],
                 "trial_id": best["trial_id"], "directory": str(directory)})
-    from kerazoo.runs import write_json
+    from kerazoo.io import write_json
 
     write_json(directory / "best.json", config)
     log(f"search done: {len(rows)} trials; best {obj[0]} {best['score']:.4g} (trial {best['trial_id']})")

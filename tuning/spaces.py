@@ -352,7 +352,7 @@ def resolve_space(
     >>> resolve_space("mlp", {"widht": [8]})
     Traceback (most recent call last):
     ...
-    ValueError: space: unknown key 'widht' for model 'mlp'; did you mean 'width'? (model arguments: activation, batch_norm, depth, dropout, l1, l2, width; training settings: augment, batch_size, clipnorm, label_smoothing, learning_rate, optimizer, schedule, warmup, weight_decay)
+    ValueError: space: unknown key 'widht' for model 'mlp'; did you mean 'width'? (model arguments: activation, batch_norm, bn_momentum, depth, dropout, l1, l2, width; training settings: augment, batch_size, clipnorm, label_smoothing, learning_rate, optimizer, schedule, warmup, weight_decay)
     """
     from kerazoo.registry import get_entry
 

@@ -23,10 +23,11 @@ import json
 import math
 import os
 import time
-from typing import Any
 
 import keras_tuner as kt
 
+from kerazoo._compat import check_tuner_overrides, retry_queue, tuner_utils
+from kerazoo.io import write_json
 from tuning import TUNERS
 
 __all__ = ["TUNERS", "make_oracle", "make_tuner", "oracle_seed", "ZooTuner"]
@@ -65,12 +66,6 @@ def oracle_seed(seed: int | None) -> int | None:
     return None if seed is None else int(seed) + 1
 
 
-def _atomic_json(path: str, obj: Any) -> None:
-    from kerazoo.runs import write_json
-
-    write_json(path, obj)
-
-
 class _ZooOracle:
     """Mixin for KerasTuner oracles: atomic state files, trial bookkeeping, repair on reload."""
 
@@ -103,25 +98,26 @@ class _ZooOracle:
         self.zoo_trials = dict(state.get("zoo_trials", {}))
 
     def save(self):
-        _atomic_json(self._get_oracle_fname(), self.get_state())
+        write_json(self._get_oracle_fname(), self.get_state())
 
     def _save_trial(self, trial):
-        _atomic_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
+        write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
 
     def reload(self):
         super().reload()
         ended = set(self.end_order)
-        for trial_id in list(self._retry_queue):  # finished, but killed before oracle.json was saved
+        retrying = retry_queue(self)
+        for trial_id in list(retrying):  # finished, but killed before oracle.json was saved
             trial = self.trials.get(trial_id)
             done = trial is not None and (trial.status == "FAILED" or (
                 trial.status == "COMPLETED" and trial.score is not None))
             if done:
-                self._retry_queue.remove(trial_id)
+                retrying.remove(trial_id)
                 if trial_id not in ended:
                     self.end_order.append(trial_id)
         for trial_id, trial in self.trials.items():  # started, but killed before oracle.json knew it
-            if trial.status in ("RUNNING", "IDLE") and trial_id not in self._retry_queue:
-                self._retry_queue.append(trial_id)
+            if trial.status in ("RUNNING", "IDLE") and trial_id not in retrying:
+                retrying.append(trial_id)
                 if trial_id not in self.start_order:
                     self.start_order.append(trial_id)
 
@@ -178,6 +174,9 @@ def make_oracle(
         oracle.max_trials = max_trials  # the base oracle stops creating trials past it
         return oracle
     return cls(max_trials=max_trials, **common)
+
+
+check_tuner_overrides()  # the methods ZooTuner and the oracles override or call are private to KerasTuner
 
 
 class ZooTuner(kt.Tuner):
@@ -239,7 +238,7 @@ class ZooTuner(kt.Tuner):
     def save(self):
         if not self._is_worker():
             self.oracle.save()
-        _atomic_json(self._get_tuner_fname(), self.get_state())
+        write_json(self._get_tuner_fname(), self.get_state())
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         if not self.isolate_trials:
@@ -253,11 +252,11 @@ class ZooTuner(kt.Tuner):
         import tempfile
 
         import keras
-        from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+
 
         hp = trial.hyperparameters
         callbacks = kwargs.get("callbacks") or []
-        checkpoint = next((c for c in callbacks if isinstance(c, SaveBestEpoch)), None)
+        checkpoint = next((c for c in callbacks if isinstance(c, tuner_utils().SaveBestEpoch)), None)
         board = next((c for c in callbacks if type(c).__name__ == "TensorBoard"), None)
         previous = hp.values.get("tuner/trial_id")
         spec = {

@@ -118,7 +118,7 @@ def load_adapter_run(path: str | os.PathLike, config: dict, *, safe_mode: bool =
     """The model of a LoRA run saved as its adapter alone: the base run's model, the adapter, merged.
 
     Raises:
-        kerazoo.runs.RunError: the base run is missing or damaged.
+        kerazoo.errors.RunError: the base run is missing or damaged.
     """
     from kerazoo.lm.lora import load_adapter, merge_lora
     from kerazoo.runs import RunError, load_run

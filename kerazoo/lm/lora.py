@@ -21,6 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from kerazoo._compat import (
+    attention_projections,
+    feedforward_projections,
+    flatten_layers,
+    self_attention,
+)
+
 __all__ = ["enable_lora", "prepare_finetune", "parameter_counts", "lora_layers", "save_adapter",
            "load_adapter", "merge_lora", "METHODS", "ADAPTER_FILE"]
 
@@ -43,10 +50,7 @@ def lora_layers(model, *, embedding: bool = False) -> dict:
     parts = gpt_layers(model)
     out = {}
     for block in parts["blocks"]:
-        attention = block._self_attention_layer
-        for sub in (attention._query_dense, attention._key_dense, attention._value_dense,
-                    attention._output_dense, block._feedforward_intermediate_dense,
-                    block._feedforward_output_dense):
+        for sub in (*attention_projections(self_attention(block)), *feedforward_projections(block)):
             out[sub.path] = sub
     if embedding:
         out[parts["embedding"].path] = parts["embedding"]
@@ -185,7 +189,7 @@ def save_adapter(model, path: str | os.PathLike) -> list[Path]:
     >>> [p.name for p in save_adapter(model, tempfile.mkdtemp())]
     ['adapter.npz', 'adapter.json']
     """
-    from kerazoo.runs import _atomic, write_json
+    from kerazoo.io import atomic_write, write_json
 
     info = getattr(model, "_kerazoo_lora", None)
     weights = _adapter_weights(model)
@@ -198,7 +202,7 @@ def save_adapter(model, path: str | os.PathLike) -> list[Path]:
         with open(tmp, "wb") as f:
             np.savez(f, **weights)
 
-    _atomic(folder / ADAPTER_FILE, write)
+    atomic_write(folder / ADAPTER_FILE, write)
     base = (getattr(model, "_kerazoo", None) or {})
     write_json(folder / ADAPTER_CONFIG, {**info, "model": base.get("model"), "config": base.get("config"),
                                          "parameters": int(sum(w.size for w in weights.values()))})
@@ -286,4 +290,4 @@ def merge_lora(model) -> Any:
 
 
 def _leaf_layers(model) -> list:
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)]
+    return flatten_layers(model, include_self=False)

@@ -157,7 +157,9 @@ def empty_cache(model, batch_size: int, length: int):
     from keras import ops
 
     parts = gpt_layers(model)
-    attention = parts["blocks"][0]._self_attention_layer
+    from kerazoo._compat import self_attention
+
+    attention = self_attention(parts["blocks"][0])
     shape = (batch_size, len(parts["blocks"]), 2, length, attention.num_heads, attention.key_dim)
     return ops.zeros(shape, dtype=parts["blocks"][0].compute_dtype)
 

@@ -120,7 +120,7 @@ class Tokenizer:
         >>> [p.name for p in Tokenizer().save(tempfile.mkdtemp())]
         ['tokenizer.json']
         """
-        from kerazoo.runs import _atomic, write_json
+        from kerazoo.io import atomic_write, write_json
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -130,7 +130,7 @@ class Tokenizer:
                 with open(tmp, "wb") as f:
                     f.write(self.proto)
 
-            _atomic(folder / PROTO_FILE, write)
+            atomic_write(folder / PROTO_FILE, write)
             written.append(folder / PROTO_FILE)
         write_json(folder / TOKENIZER_FILE, self.config())
         return [folder / TOKENIZER_FILE, *written]

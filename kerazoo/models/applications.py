@@ -15,6 +15,7 @@ import logging
 import os
 import re
 
+from kerazoo.errors import WeightsUnavailableError
 from kerazoo.models._common import BN_MOMENTUM, check_momentum, head
 from kerazoo.registry import register
 from kerazoo.space import Choice, Float
@@ -31,17 +32,10 @@ _DEFAULT_SPEC = DataSpec((224, 224, 3), num_classes=10, kind="image", value_rang
 _SPACE = {"dropout": Float(0.0, 0.5, step=0.1), "pooling": Choice(["avg", "max"])}
 
 
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights that could not be downloaded (offline, or a failed transfer)."""
-
-
 def _weights_error(name: str, err: Exception) -> WeightsUnavailableError:
-    try:
-        from keras.src.backend.config import keras_home  # where Keras caches downloads
+    from kerazoo._compat import keras_home  # where Keras caches downloads
 
-        home = os.path.join(os.path.expanduser(keras_home()), "models")
-    except ImportError:  # pragma: no cover (another Keras layout)
-        home = os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "models")
+    home = os.path.join(os.path.expanduser(keras_home()), "models")
     found = re.search(r"(https?://\S+?):", str(err))
     file = f"the file {found.group(1).rsplit('/', 1)[-1]} (from {found.group(1)})" if found else "the weights file"
     return WeightsUnavailableError(
