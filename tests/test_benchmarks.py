@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -23,7 +25,7 @@ def _module(name: str):
     return module
 
 
-@pytest.mark.parametrize("name", ["results", "lm_transfer"])
+@pytest.mark.parametrize("name", ["results", "lm_transfer", "tuning_memory"])
 def test_the_benchmarks_docstring_examples_hold(name):
     failed, tried = doctest.testmod(_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried and not failed
@@ -59,3 +61,28 @@ def test_a_benchmark_with_no_save_writes_no_result(tmp_path, monkeypatch, capsys
     args.no_save = False
     results.publish("x", {"figure": 1}, args, None)
     assert results.load("x")["note"] == "under load" and "--note" not in results.load("x")["command"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_tuning_memory_counts_the_trial_processes_with_the_searching_one():
+    import subprocess
+    import time
+
+    bench = _module("tuning_memory")
+    grow = "b = bytearray(64 * 2**20); import time; time.sleep(30)"  # a child holding 64 MiB of heap
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys, time; "
+                               f"subprocess.Popen([sys.executable, '-c', {grow!r}]); time.sleep(30)"])
+    try:
+        deadline = time.time() + 20
+        while len(bench.tree(parent.pid)) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        rss, anon, processes = bench.tree_memory(parent.pid)
+        own = bench._status_kb(parent.pid, "RssAnon")
+        assert processes == 2 and len(bench.tree(parent.pid)) == 2
+        assert anon - own >= 60 * 1024 and rss >= anon  # the child's 64 MiB counted with the parent
+    finally:
+        for pid in bench.tree(parent.pid)[1:]:
+            os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
