@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -104,13 +105,16 @@ def test_every_figure_block_changes_when_its_saved_figures_change(monkeypatch):
         assert figures.render(name) != real, f"{name}: its block does not change with benchmarks/results' figures"
 
 
-def test_every_saved_result_is_shown_and_every_benchmark_saves_one():
+def test_every_saved_result_is_shown_and_every_benchmark_has_a_saved_result():
     figures = _figures()
     shown = {name.partition(".")[0].split("/")[-1] for page in figures.pages() for name in figures.blocks(page.read_text())}
     saved = {path.stem for path in (ROOT / "benchmarks" / "results").glob("*.json")}
     assert saved <= shown, f"saved but shown on no page: {sorted(saved - shown)}"
+    commands = [json.loads(path.read_text())["command"] for path in (ROOT / "benchmarks" / "results").glob("*.json")]
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
         if script.stem != "results":
             code = script.read_text()
             assert re.search(r"\b(publish|save)\(", code) and "def render(" in code, \
                 f"{script.name} saves no result or renders none"
+            assert any(f"benchmarks/{script.name}" in command.split() for command in commands), \
+                f"{script.name}: no result in benchmarks/results/ was made by it"
