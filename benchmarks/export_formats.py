@@ -18,11 +18,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import footer, options, publish  # noqa: E402
 
 
 def _median_seconds(fn, calls: int) -> float:
@@ -47,14 +51,14 @@ def _train(workdir: Path) -> Path:
     return workdir / "run"
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="a run directory (default: train the digits cnn, default settings, 15 epochs)")
     parser.add_argument("--batch", type=int, default=256, help="batch size for throughput (default 256)")
     parser.add_argument("--single", type=int, default=300, help="single-example calls timed (default 300)")
     parser.add_argument("--repeats", type=int, default=30, help="batch calls timed (default 30)")
     parser.add_argument("--threads", type=int, default=None, help="LiteRT interpreter threads (default: its own)")
-    args = parser.parse_args()
+    args = options(parser).parse_args(argv)
 
     import numpy as np
     import tensorflow as tf
@@ -115,22 +119,47 @@ def main():
             lambda: session.run(None, {"inputs": batch}), onnx_file.verification.top1_agreement,
             onnx_file.verification.max_abs_diff)
 
-    print(f"model: {run.model_name} {run.config.get('overrides', {})}, {model.count_params():,} parameters; "
-          f"test accuracy {run.metrics['test']['accuracy']:.4f}; inputs: the {source} test split "
-          f"({len(x)} examples); batch {args.batch}; {os.cpu_count()} CPU cores; "
-          f"TensorFlow {tf.__version__}")
-    print()
-    print("| format | file size | single-example latency | batch throughput | top-1 agreement | max abs diff |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, size, ms, per_s, agree, diff in rows:
-        print(f"| {name} | {size / 1024:.1f} KiB | {ms:.3f} ms | {per_s:,.0f} ex/s | "
-              f"{100 * agree:.2f}% | {diff:.1e} |")
-    float_size = result["model.tflite"].bytes
-    int8 = result["model_int8.tflite"]
-    print()
-    print(f"int8 / float32 TFLite size: {int8.bytes / float_size:.1%}; int8 top-1 agreement with Keras on the "
-          f"test split: {100 * int8.verification.top1_agreement:.2f}% ({int8.verification.examples} examples)")
+    int8, float_size = result["model_int8.tflite"], result["model.tflite"].bytes
+    out = {"model": run.model_name, "overrides": run.config.get("overrides", {}),
+           "parameters": int(model.count_params()), "epochs": run.metrics.get("epochs"),
+           "test_accuracy": run.metrics["test"]["accuracy"], "source": source, "examples": len(x),
+           "batch": args.batch, "single_calls": args.single, "batch_calls": args.repeats, "threads": args.threads,
+           "int8_share": int8.bytes / float_size, "int8_examples": int8.verification.examples,
+           "rows": [{"format": name, "bytes": size, "latency_ms": ms, "per_second": per_s, "agreement": agree,
+                     "max_abs_diff": diff} for name, size, ms, per_s, agree, diff in rows]}
     print(f"(exports written under {workdir})")
+    publish("export_formats", out, args, render)
+
+
+LABELS = {"keras predict": "Keras `predict`", "keras call (tf.function)": "Keras call in a `tf.function`",
+          "savedmodel": "SavedModel (`tf.saved_model.load`)", "tflite float32": "TFLite float32 (LiteRT)",
+          "tflite dynamic": "TFLite dynamic", "tflite float16": "TFLite float16", "tflite int8": "TFLite int8",
+          "onnx (onnxruntime)": "ONNX (onnxruntime, `onnx` extra)"}
+
+
+def render(saved: dict) -> str:
+    """The README's table: each format's size, latency, throughput and agreement, and what they show."""
+    r = saved["result"]
+    lines = ["| format | file size | single-example latency | batch throughput | top-1 agreement | max abs diff |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row in r["rows"]:
+        suffix = " (`.keras`)" if row["format"].startswith("keras") else ""
+        lines.append(f"| {LABELS.get(row['format'], row['format'])} | {row['bytes'] / 1024:.1f} KiB{suffix} | "
+                     f"{row['latency_ms']:.3f} ms | {row['per_second']:,.0f} ex/s | {100 * row['agreement']:.2f}% | "
+                     f"{row['max_abs_diff']:.1e} |".replace("| 0.0e+00 |", "| 0 |"))
+    by = {row["format"]: row for row in r["rows"]}
+    tflite = by["tflite float32"]["latency_ms"]
+    lines += ["", f"The `{r['model']}` with its defaults ({r['parameters']:,} parameters), trained {r['epochs']} "
+              f"epochs on {r['source']} (test accuracy {100 * r['test_accuracy']:.2f}%), exported in every format "
+              f"and timed on the CPU on the {r['examples']} test inputs: latency, the median of "
+              f"{r['single_calls']} one-example calls; throughput, the median of {r['batch_calls']} calls on a batch "
+              f"of {r['batch']}. The int8 file is {r['int8_share']:.1%} of the float32 TFLite file and agrees "
+              f"with Keras on the top-1 class for {100 * by['tflite int8']['agreement']:.2f}% of "
+              f"{r['int8_examples']} verification inputs. TFLite float32 answers one example "
+              f"{by['keras call (tf.function)']['latency_ms'] / tflite:.0f} times faster than a Keras call and "
+              f"{by['keras predict']['latency_ms'] / tflite:,.0f} times faster than `predict`, which pays its "
+              f"per-call setup. {footer(saved)}"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

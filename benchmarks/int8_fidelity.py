@@ -32,6 +32,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from results import footer  # noqa: E402
+
 CASES = ("mlp:breast_cancer", "mlp:wine", "mlp:iris", "mlp:diabetes", "transformer:wine", "cnn:digits",
          "resnet20:digits", "vit:digits", "vit+dim=192:digits", "gpt-nano:text:pydoc")
 LM_SEQ_LEN = 64
@@ -177,6 +179,36 @@ def render(saved: dict) -> str:
               f"interpreter, on {machine.get('cpus', '?')} shared CPU cores under other jobs' load. "
               f"Command: `{saved['command']}` ({saved['date']})."]
     return "\n".join(lines)
+
+
+def render_formats(saved: dict, case: str = "cnn:digits") -> str:
+    """The export section's table of quantize modes, with the digits cnn's file sizes."""
+    c = next(c for c in saved["result"]["cases"] if c["case"] == case)
+    by = {f["precision"]: f for f in c["files"]}
+    modes = [("none (`model.tflite`)", "float32", "float32", "float32", "tolerance 1e-4"),
+             ("`dynamic`", "dynamic", "int8", "float32", "the fidelity threshold"),
+             ("`float16`", "float16", "float16", "float32", "the fidelity threshold"),
+             ("`int8`", "int8", "int8", "int8 (`int8_io` / `--int8-io`: inputs and outputs too), parts in float "
+              "when needed", "the fidelity threshold")]
+    lines = [f"| `quantize` | weights | activations | held to | {c['model']} on {c['data']}: file size |",
+             "| --- | --- | --- | --- | ---: |"]
+    for label, precision, weights, activations, held in modes:
+        f = by[precision]
+        share = "" if precision == "float32" else f" ({f['share_of_float32']:.1%})"
+        lines.append(f"| {label} | {weights} | {activations} | {held} | {f['bytes'] / 1024:.0f} KiB{share} |")
+    lines += ["", f"File sizes of the `{c['model']}` with its defaults ({c['parameters']:,} parameters), trained "
+              f"on {c['data']} with `--epochs {c['epochs']}`. {footer(saved)}"]
+    return "\n".join(lines)
+
+
+def render_float32(saved: dict) -> str:
+    """One line: how far each float32 TFLite file was from Keras, per model and data."""
+    cases = saved["result"]["cases"]
+    diffs = [(c, next(f for f in c["files"] if f["precision"] == "float32")) for c in cases]
+    return ("Measured, the largest difference of a float32 TFLite file from Keras over its verification inputs: "
+            + ", ".join(f"{c['model']} on {c['data']} {f['max_abs_diff']:.1e}" for c, f in diffs)
+            + f" (a regression model's outputs are raw target values: its difference grows with them). "
+              f"{footer(saved)}")
 
 
 def main():

@@ -17,19 +17,42 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import footer, options, publish  # noqa: E402
+
+SHAPES = {"cnn": "32x32x3", "resnet20": "32x32x3", "transformer": "128 tokens"}
 
 
-def main():
+def render(saved: dict) -> str:
+    """The README's table: training samples per second by model, precision and XLA."""
+    r = saved["result"]
+    columns = [(p, x) for p in r["precisions"] for x in (False, True)]
+    lines = ["| model | " + " | ".join(p + (" + XLA" if x else "") for p, x in columns) + " |",
+             "| --- |" + " ---: |" * len(columns)]
+    rates = {(row["model"], row["precision"], row["xla"]): row["samples_per_s"] for row in r["rows"]}
+    for name in dict.fromkeys(row["model"] for row in r["rows"]):
+        cells = " | ".join(f"{rates[(name, p, x)]:,.0f}" if (name, p, x) in rates else "-" for p, x in columns)
+        lines.append(f"| `{name}` ({SHAPES.get(name, '?')}) | {cells} |")
+    lines += ["", f"Training samples per second on {r['device']}, batch {r['batch_size']}, {r['steps']} steps timed "
+              f"after 3 warm-up steps (synthetic data: CIFAR-10-shaped images, binary token sequences). "
+              f"{footer(saved)}"]
+    return "\n".join(lines)
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["cnn", "resnet20", "transformer"])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--precisions", nargs="+", default=None)
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for a fraction")
-    args = parser.parse_args()
+    args = options(parser).parse_args(argv)
 
     import keras
     import numpy as np
@@ -54,7 +77,7 @@ def main():
     print(f"device: {device}; batch {args.batch_size}; {args.steps} timed steps\n")
     print(f"{'model':12s} {'precision':15s} {'xla':5s} {'samples/s':>10s} {'TFLOP/s':>8s}"
           + ("  of peak" if args.peak_tflops else ""))
-    base = {}
+    base, rows = {}, []
     for name in args.models:
         kind = "image" if name != "transformer" else "tokens"
         x, y = batches[kind]
@@ -77,20 +100,20 @@ def main():
                 if args.peak_tflops:
                     line += f"  {tflops / args.peak_tflops:7.1%}"
                 print(line + (f"   x{speedup:.2f} vs float32" if precision != "float32" else ""), flush=True)
+                rows.append({"model": name, "precision": precision, "xla": xla, "samples_per_s": rate,
+                             "tflops": tflops if flops else None})
+    result = {"device": device, "batch_size": args.batch_size, "steps": args.steps, "precisions": precisions,
+              "peak_tflops": args.peak_tflops, "rows": rows}
+    publish("throughput", result, args, render)
 
 
 def _train_flops(model, x):
     """Forward FLOPs from TensorFlow's profiler, times 3 for forward + backward (None if unknown)."""
     import tensorflow as tf
 
-    try:
-        from tensorflow.python.framework.convert_to_constants import (
-            convert_variables_to_constants_v2,
-        )
-
+    try:  # the traced graph's own shapes suffice: no freezing (a private TensorFlow module) needed
         fn = tf.function(lambda t: model(t, training=False))
-        concrete = fn.get_concrete_function(tf.TensorSpec(x.shape, x.dtype))
-        graph = convert_variables_to_constants_v2(concrete).graph
+        graph = fn.get_concrete_function(tf.TensorSpec(x.shape, x.dtype)).graph
         opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
         opts["output"] = "none"
         info = tf.compat.v1.profiler.profile(graph=graph, options=opts)

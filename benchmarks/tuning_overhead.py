@@ -17,12 +17,18 @@ overhead (goal: within 10%). Each side runs `--repeats` times, alternating.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import footer, options, publish  # noqa: E402
 
 SPACE = {"depth": [1, 2], "width": [32, 64, 128], "batch_norm": [False, True], "dropout": 0.1, "l2": 0.0,
          "learning_rate": {"type": "float", "min_value": 1e-4, "max_value": 1e-2, "sampling": "log"},
@@ -33,7 +39,42 @@ def _rounded(values: dict) -> dict:
     return {k: round(v, 9) if isinstance(v, float) else v for k, v in values.items()}
 
 
-def main():
+def collection_seconds(repeats: int = 3) -> dict:
+    """A full garbage collection's time in this process (TensorFlow imported), before and after `gc.freeze()`."""
+    def timed():
+        start = time.perf_counter()
+        gc.collect()
+        return time.perf_counter() - start
+
+    objects = len(gc.get_objects())
+    full = statistics.median(timed() for _ in range(repeats))
+    gc.freeze()
+    try:
+        frozen = statistics.median(timed() for _ in range(repeats))
+    finally:
+        gc.unfreeze()
+    return {"objects": objects, "full_s": round(full, 3), "frozen_s": round(frozen, 3)}
+
+
+def render(saved: dict) -> str:
+    """The README's overhead figures: both searches' times, the ratio, and a garbage collection's cost."""
+    r = saved["result"]
+    names = list(r["wall"])
+    lines = ["| search | wall s, median | all repeats | CPU s, median |", "| --- | ---: | --- | ---: |"]
+    for name in names:
+        lines.append(f"| {name} | {statistics.median(r['wall'][name]):.1f} | "
+                     f"{', '.join(f'{v:.1f}' for v in r['wall'][name])} | {statistics.median(r['cpu'][name]):.1f} |")
+    g = r["gc"]
+    lines += ["", f"**Ratio kerazoo / KerasTuner: {r['ratio']:.2f}** of wall time ({r['cpu_ratio']:.2f} of CPU "
+              f"time); the same trials on both sides: {'yes' if r['same_trials'] else 'NO'}. `{r['model']}` on "
+              f"{r['data']}, {r['trials']} random-search trials of {r['epochs']} epochs, {r['repeats']} alternating "
+              f"repeats after a warm-up. A full garbage collection in this process (TensorFlow imported, "
+              f"{g['objects']:,} objects tracked) took {g['full_s']:.2f} s, and {g['frozen_s']:.2f} s after "
+              f"`gc.freeze()`. {footer(saved)}"]
+    return "\n".join(lines)
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mlp")
     parser.add_argument("--data", default="digits")
@@ -41,7 +82,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tensorboard", action="store_true", help="TensorBoard hparams logs on both sides")
-    args = parser.parse_args()
+    args = options(parser).parse_args(argv)
 
     import keras
     import keras_tuner as kt
@@ -70,7 +111,7 @@ def main():
             v = self.declare(hp)
             keras.utils.set_random_seed(0)
             model = build(args.model, data.spec, compile=False, depth=v["depth"], width=v["width"],
-                          dropout=v["dropout"], batch_norm=v["batch_norm"], l2=v["l2"])
+                          dropout=v["dropout"], batch_norm=bool(v["batch_norm"]), l2=v["l2"])
             steps = -(-len(x) // v["batch_size"]) * args.epochs
             loss, metrics = default_loss_and_metrics(data.spec.task)
             model.compile(optimizer=keras.optimizers.AdamW(
@@ -107,6 +148,7 @@ def main():
         return seconds, cpu, trials
 
     zoo(), direct()  # warm up: imports, first traces
+    collections = collection_seconds()
     names = ("kerazoo search", "KerasTuner by hand")
     wall: dict[str, list] = {n: [] for n in names}
     cpu: dict[str, list] = {n: [] for n in names}
@@ -118,14 +160,14 @@ def main():
             wall[name].append(w)
             cpu[name].append(c)
         same &= [_rounded(z) for z in trials[names[0]]] == [_rounded(d) for d in trials[names[1]]]
-    for name in names:
-        print(f"{name:20s} wall median {statistics.median(wall[name]):7.2f} s  "
-              f"({', '.join(f'{v:.2f}' for v in wall[name])});  CPU median {statistics.median(cpu[name]):7.2f} s")
     ratio = statistics.median(wall[names[0]]) / statistics.median(wall[names[1]])
     cpu_ratio = statistics.median(cpu[names[0]]) / statistics.median(cpu[names[1]])
-    print(f"same trials on both sides: {same}")
-    print(f"ratio kerazoo/KerasTuner: wall {ratio:.3f}, CPU {cpu_ratio:.3f} ({args.model} on {args.data}, "
-          f"{args.trials} trials x {args.epochs} epochs, tensorboard {'on' if args.tensorboard else 'off'})")
+    result = {"model": args.model, "data": args.data, "trials": args.trials, "epochs": args.epochs,
+              "repeats": args.repeats, "tensorboard": args.tensorboard, "same_trials": bool(same),
+              "wall": {n: [round(v, 2) for v in wall[n]] for n in names},
+              "cpu": {n: [round(v, 2) for v in cpu[n]] for n in names},
+              "ratio": round(ratio, 3), "cpu_ratio": round(cpu_ratio, 3), "gc": collections}
+    publish("tuning_overhead", result, args, render)
 
 
 if __name__ == "__main__":

@@ -231,9 +231,11 @@ def fit(
             2 CPU cores the two sides measured within noise of each other
             (`benchmarks/augment_throughput.py`).
 
-    After training, a model holding BatchNormalization layers is scored in
-    inference mode on up to 1,000 training examples; if it scores 20 points
-    or more below what training mode scored, a warning names the likely cause
+    After training, a model holding BatchNormalization layers whose
+    validation accuracy (inference mode) is 20 points or more below its
+    training-mode accuracy, or that has no validation split of 50 examples, is
+    scored in inference mode on up to 1,000 training examples; if that too is
+    20 points or more below, a warning names the likely cause
     (`kerazoo.diagnostics`).
 
     Returns:
@@ -386,6 +388,10 @@ def _warn_if_inference_lags(model, data, history: dict, callbacks: list) -> None
         return
     stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
     epoch = stopper.best_epoch if stopper is not None and stopper.best_weights is not None else -1
+    validation = data.arrays.get("validation")
+    if validation is not None and len(validation[0]) >= budget.MIN_VALIDATION and "val_accuracy" in history \
+            and history["accuracy"][epoch] - history["val_accuracy"][epoch] < diagnostics.GAP:
+        return  # the validation score, taken in inference mode with these weights, keeps up: nothing lags
     x, y = data.arrays["train"]
     warning = diagnostics.inference_gap(model, x, y, history["accuracy"][epoch])
     if warning:

@@ -4,7 +4,8 @@ Every `<!-- figure:NAME -->` ... `<!-- /figure:NAME -->` block in README.md and
 docs/**/*.md is replaced by `render(load(NAME))` of `benchmarks/NAME.py` (its
 saved result is `benchmarks/results/NAME.json`). A block may name the script
 and the result apart, `<!-- figure:SCRIPT/RESULT -->`, when one script saves
-several results.
+several results, and one part of a result, `<!-- figure:NAME.PART -->`, which
+`render_PART(saved)` of the script renders.
 
     python scripts/figures.py            # list the blocks and whether each is current
     python scripts/figures.py --write    # rewrite them
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BLOCK = re.compile(r"(<!-- figure:([\w/-]+) -->\n)(.*?)(<!-- /figure:\2 -->)", re.S)
+BLOCK = re.compile(r"(<!-- figure:([\w/.-]+) -->\n)(.*?)(<!-- /figure:\2 -->)", re.S)
 
 
 def pages() -> list[Path]:
@@ -46,9 +47,10 @@ def render(block: str) -> str:
         from results import load
     finally:
         sys.path.pop(0)
-    script, _, result = block.partition("/")
+    name, _, part = block.partition(".")
+    script, _, result = name.partition("/")
     module = _script(script)
-    return module.render(load(result or script)).rstrip("\n") + "\n"
+    return getattr(module, f"render_{part}" if part else "render")(load(result or script)).rstrip("\n") + "\n"
 
 
 def rendered(text: str) -> str:

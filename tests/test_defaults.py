@@ -53,6 +53,22 @@ def test_a_lagging_batch_norm_is_named_in_a_warning(digits, kerazoo_log):
     assert any("inference mode" in w and "BatchNormalization" in w and "0.99" in w for w in warnings), warnings
 
 
+def test_the_training_examples_are_not_scored_again_when_validation_keeps_up(digits, monkeypatch):
+    """The validation accuracy is an inference-mode score of the same weights: no second pass is needed."""
+    import keras
+
+    from kerazoo import diagnostics
+
+    calls = []
+    monkeypatch.setattr(diagnostics, "inference_gap", lambda *args: calls.append(args) or "")
+    keras.utils.set_random_seed(0)
+    model = build("mlp", digits.spec, width=32)
+    result = fit(model, digits, epochs=2, seed=0, verbose=0)
+    assert len(batchnorm_layers(model)) and len(digits.arrays["validation"][0]) >= 50
+    assert abs(result.history["accuracy"][-1] - result.history["val_accuracy"][-1]) < diagnostics.GAP
+    assert calls == []
+
+
 @pytest.mark.parametrize("name", [n for n in list_models() if not n.startswith("gpt")])
 def test_every_batch_norm_of_the_zoo_uses_the_short_run_momentum_and_keeps_it_saved(name, tmp_path):
     shape = (32, 32, 3) if name in list_models(tags="applications") else None

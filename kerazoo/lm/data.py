@@ -274,8 +274,10 @@ def text_metrics(model, data, split: str = "test", *, stride: int | None = None,
         `{"bits_per_char", "bits_per_byte", "bits_per_token", "perplexity",
         "chars", "bytes", "tokens"}`.
 
-    Example: a model whose next-byte odds depend on the byte before (a bigram
-    table) is scored exactly, every byte of the test block once, whatever the stride.
+    A model whose next-byte odds depend on the byte before (a bigram table) is
+    scored exactly, every byte of the test block once, whatever the stride:
+
+    Example:
     >>> import numpy as np
     >>> from kerazoo import load_data
     >>> data = load_data("text:pydoc", seq_len=32)
