@@ -10,8 +10,6 @@ out of range and NaN/inf in features fail here, with the source's name.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,61 +24,12 @@ from kerazoo.data.arrays import (
     make_pipeline,
     split_arrays,
 )
+from kerazoo.sources import SOURCES, Source, find_source, register_source  # noqa: F401  (kerazoo.data.register_source stays)
 
 __all__ = ["load_data", "Data", "BUNDLED", "check_arrays", "check_value_range", "infer_value_range",
            "infer_task", "from_arrays", "make_pipeline", "split_arrays", "Source", "SOURCES", "register_source"]
 
 BUNDLED = ("digits", "breast_cancer", "wine", "iris", "diabetes")
-
-
-@dataclass(frozen=True)
-class Source:
-    """A row of the table of sources that other modules add to: `load_data` hands it what matches.
-
-    Attributes:
-        prefix: the start of the source's name (`"text:"`).
-        load: the loader; it takes the source and `load_data`'s keyword arguments.
-        task: the row matches only for this task (`"tfds:"` text is `causal_lm`), or None.
-        validation_split, test_split: this source's default shares.
-        options: the keyword arguments of `load_data` that apply to this source alone.
-        describe: how error messages name the source.
-        images: whether `value_range` applies.
-    """
-
-    prefix: str
-    load: Callable
-    task: str | None = None
-    validation_split: float = 0.1
-    test_split: float = 0.2
-    options: tuple = ()
-    describe: str = ""
-    images: bool = False
-
-
-#: The sources other modules register (`register_source`), tried before the built-in ones.
-SOURCES: list[Source] = []
-
-
-def register_source(prefix: str, load: Callable, **row: Any) -> Source:
-    """Add a row to `SOURCES`: names starting with `prefix` (and, if given, of `task`) go to `load`.
-
-    `kerazoo.lm` registers its text sources this way, as model families register
-    into the registry, so `kerazoo.data` never imports the modules above it.
-
-    Example:
-    >>> [(s.prefix, s.task) for s in SOURCES]
-    [('text:', None), ('tfds:', 'causal_lm')]
-    """
-    source = Source(prefix, load, **row)
-    SOURCES[:] = [s for s in SOURCES if (s.prefix, s.task) != (prefix, source.task)] + [source]
-    return source
-
-
-def _registered(source: Any, task: str | None) -> Source | None:
-    if not isinstance(source, (str, os.PathLike)):
-        return None
-    name = os.fspath(source)
-    return next((s for s in SOURCES if name.startswith(s.prefix) and s.task in (None, task)), None)
 
 
 def load_data(
@@ -159,7 +108,7 @@ def load_data(
     ...
     ValueError: unknown data source 'digts'; did you mean 'digits'? Bundled: digits, breast_cancer, wine, iris, diabetes; or 'tfds:<name>', (x, y) arrays, an image folder, a .csv file, 'text:pydoc' or 'text:PATH'
     """
-    row = _registered(source, task)
+    row = find_source(source, task)
     validation_split = (row.validation_split if row else 0.1) if validation_split is None else validation_split
     test_split = (row.test_split if row else 0.2) if test_split is None else test_split
     extra = {"seq_len": seq_len, "tokenizer": tokenizer}

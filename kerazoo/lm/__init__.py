@@ -8,8 +8,8 @@ inside the functions that need them, and the names below load on first use.
 ['gpt-mini', 'gpt-nano', 'gpt-small']
 """
 
-from kerazoo.lm import data as _data  # noqa: F401  (registers the text: sources with kerazoo.data)
 from kerazoo.lm.model import SIZES
+from kerazoo.sources import register_source
 
 _LAZY = {
     "generate": "kerazoo.lm.generate",
@@ -45,3 +45,16 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(__all__)
+
+
+def _load_text(source, **kwargs):
+    """`kerazoo.lm.load_text`, imported when text is first loaded (importing kerazoo stays light)."""
+    from kerazoo.lm.data import load_text
+
+    return load_text(source, **kwargs)
+
+
+_TEXT = dict(validation_split=0.05, test_split=0.1, options=("seq_len", "tokenizer"),
+             describe="text sources ('text:pydoc', 'text:PATH')")
+register_source("text:", _load_text, **_TEXT)
+register_source("tfds:", _load_text, task="causal_lm", **_TEXT)

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from kerazoo.data import register_source
 from kerazoo.data.arrays import Data, make_pipeline
 from kerazoo.spec import DataSpec
 
@@ -333,9 +332,3 @@ def text_metrics(model, data, split: str = "test", *, stride: int | None = None,
     return {"bits_per_char": float(bits / n_chars), "bits_per_byte": float(bits / n_bytes),
             "bits_per_token": float(bits / n_tokens), "perplexity": float(math.exp(total / n_tokens)),
             "chars": n_chars, "bytes": n_bytes, "tokens": int(n_tokens)}
-
-
-_TEXT = dict(validation_split=0.05, test_split=0.1, options=("seq_len", "tokenizer"),
-             describe="text sources ('text:pydoc', 'text:PATH')")
-register_source("text:", load_text, **_TEXT)
-register_source("tfds:", load_text, task="causal_lm", **_TEXT)
