@@ -48,7 +48,7 @@ def test_an_example_runs_as_a_script(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(k for k, v in QUICK.items() if v is not None and k != AS_A_PROCESS))
-def test_example_runs(script, tmp_path, monkeypatch, capsys):
+def test_example_runs(script, tmp_path, monkeypatch, capsys, registry_sandbox):  # an example may register a family
     args, expected = QUICK[script]
     monkeypatch.chdir(tmp_path)  # an example writes where it runs, as from the user's shell
     spec = importlib.util.spec_from_file_location(f"example_{script[:-3]}", EXAMPLES / script)

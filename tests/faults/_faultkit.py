@@ -19,6 +19,13 @@ def kerazoo(*args: str, cwd: str | Path | None = None, timeout: float = 300) -> 
                           cwd=cwd, timeout=timeout)
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before it starts: SIGINT as a terminal leaves it. A process inherits an ignored SIGINT, and
+    Python then never turns Ctrl-C into KeyboardInterrupt: the test process may ignore it by the time this runs
+    (a library of an earlier test set it so)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def kill_when(args: list[str], ready: Callable[[], bool], *, cwd: str | Path | None = None,
               timeout: float = 180, delay: float = 0.0, sig: int = signal.SIGKILL, exit_code: int | None = None) -> str:
     """Start `python -m kerazoo ARGS`, send it `sig` (SIGKILL) `delay` seconds after `ready()` holds; its output.
@@ -27,7 +34,7 @@ def kill_when(args: list[str], ready: Callable[[], bool], *, cwd: str | Path | N
     `exit_code` (for SIGKILL, -SIGKILL).
     """
     proc = subprocess.Popen([sys.executable, "-m", "kerazoo", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=ENV, cwd=cwd)
+                            stderr=subprocess.STDOUT, text=True, env=ENV, cwd=cwd, preexec_fn=_as_from_a_terminal)
     try:
         end = time.monotonic() + timeout
         while not ready():
