@@ -27,11 +27,13 @@ import importlib.abc
 import importlib.machinery
 import os
 import re
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
 __all__ = ["filter_native_log", "native_stderr_filtered", "quiet_tensorflow_import", "progress_verbose",
+           "interrupts_between_steps", "training_interrupts", "raise_if_interrupted",
            "text_table", "format_number"]
 
 BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
@@ -221,3 +223,66 @@ def format_number(value: object) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4f}"
     return str(value)
+
+
+_TRAINING: list = []  # depth of `training_interrupts` blocks
+_PENDING: list = []  # a Ctrl-C that came while training, waiting for the next step's end
+
+
+def _on_sigint(signum, frame) -> None:
+    if _TRAINING and not _PENDING:
+        _PENDING.append(signum)  # training: stop where Python has the hand, not inside TensorFlow's native code
+        return
+    raise KeyboardInterrupt  # outside training, or a second Ctrl-C: at once
+
+
+@contextlib.contextmanager
+def interrupts_between_steps() -> Iterator[bool]:
+    """For the command line: a Ctrl-C during training stops it at the end of the current step.
+
+    Python turns SIGINT into a KeyboardInterrupt wherever the main thread is,
+    also between two native calls of TensorFlow that must not be parted (seen:
+    a segmentation fault instead of exit 130). Inside this block a first Ctrl-C
+    during `fit` is held until the step ends (`raise_if_interrupted`, from a
+    callback), a second one acts at once. Yields whether the handler was
+    installed: not when SIGINT is ignored (a background job) or already handled.
+
+    Example:
+    >>> with interrupts_between_steps() as installed:
+    ...     pass
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield False
+        return
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _PENDING.clear()
+
+
+@contextlib.contextmanager
+def training_interrupts() -> Iterator[None]:
+    """Mark a training loop: a Ctrl-C inside it waits for `raise_if_interrupted` (see `interrupts_between_steps`).
+
+    Example:
+    >>> with training_interrupts():
+    ...     raise_if_interrupted()  # nothing pending: returns
+    """
+    _TRAINING.append(True)
+    try:
+        yield
+    finally:
+        _TRAINING.pop()
+
+
+def raise_if_interrupted() -> None:
+    """Raise the KeyboardInterrupt a held Ctrl-C stands for (a training callback calls this at each step's end).
+
+    Example:
+    >>> raise_if_interrupted()
+    """
+    if _PENDING:
+        _PENDING.clear()
+        raise KeyboardInterrupt

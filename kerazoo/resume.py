@@ -22,9 +22,10 @@ from pathlib import Path
 import keras
 
 from kerazoo.compat import check_backup_and_restore
+from kerazoo.console import raise_if_interrupted
 from kerazoo.errors import TrainingDiverged
 
-__all__ = ["NaNGuard", "RunBackup", "TrainingDiverged", "CHECKPOINT", "checkpoint_epoch", "history_before",
+__all__ = ["NaNGuard", "StopOnInterrupt", "RunBackup", "TrainingDiverged", "CHECKPOINT", "checkpoint_epoch", "history_before",
            "joined_history"]
 
 CHECKPOINT = "checkpoint"  # the folder inside a run directory
@@ -45,6 +46,23 @@ def checkpoint_epoch(run_dir: str | os.PathLike) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return int(epoch) if isinstance(epoch, int) and weights.exists() else None
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Raise a held Ctrl-C at the end of a step (`kerazoo.console.interrupts_between_steps`).
+
+    Example:
+    >>> StopOnInterrupt().on_train_batch_end(0)
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_if_interrupted()
+
+    def on_test_batch_end(self, batch, logs=None):
+        raise_if_interrupted()
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise_if_interrupted()
 
 
 class NaNGuard(keras.callbacks.TerminateOnNaN):

@@ -13,7 +13,7 @@ import keras
 from kerazoo import budget, io, runs
 from kerazoo.compat import reset_initial_epoch
 from kerazoo.compiling import compile_model, default_loss_and_metrics, task_of  # noqa: F401  (kerazoo.train.compile_model stays)
-from kerazoo.console import progress_verbose
+from kerazoo.console import progress_verbose, training_interrupts
 from kerazoo.distribute import distribution_info, is_chief
 from kerazoo.modelinfo import model_info
 from kerazoo.runlock import holds_run_dir
@@ -149,7 +149,7 @@ def make_callbacks(preset: str | list, *, run_dir: Path | None, has_validation: 
         if n not in CALLBACK_PRESETS:
             raise ValueError(f"callbacks preset must be one of {list(CALLBACK_PRESETS)}, got {n!r}")
     name = names[0] if names else "default"
-    from kerazoo.resume import NaNGuard
+    from kerazoo.resume import NaNGuard, StopOnInterrupt
 
     out = [NaNGuard()]  # a TerminateOnNaN that remembers the epoch and step
     if name == "default" and has_validation:
@@ -162,7 +162,7 @@ def make_callbacks(preset: str | list, *, run_dir: Path | None, has_validation: 
         out.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume))
         if name == "default":
             out.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False, profile_batch=0))
-    return out + extra
+    return out + extra + [StopOnInterrupt()]  # last: a finished epoch is logged and kept before a Ctrl-C stops it
 
 
 @holds_run_dir  # a second writer of the same run directory is refused (kerazoo.runlock)
@@ -328,12 +328,12 @@ def fit(
                          resume=bool(resumed))
     guard = next(c for c in cbs if isinstance(c, resume.NaNGuard))
     if run_dir is not None:
-        cbs.append(resume.RunBackup(run_dir, guard))  # after the CSV logger: a row is never lost
+        cbs.insert(len(cbs) - 1, resume.RunBackup(run_dir, guard))  # after the CSV logger: a row is never lost
     on_data = augmenter if augment_on == "data" else None
     train = augmentation.augment_dataset(data.train, on_data, deterministic=seed is not None)  # train only
     start = time.perf_counter()
     try:
-        with augmentation.augmented_training(model, None if on_data else augmenter):
+        with augmentation.augmented_training(model, None if on_data else augmenter), training_interrupts():
             history = model.fit(train, validation_data=data.validation, epochs=epochs, callbacks=cbs,
                                 shuffle=False, verbose=progress_verbose(verbose))
     finally:

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from kerazoo.cli.flags import check_flags
-    from kerazoo.console import quiet_tensorflow_import
+    from kerazoo.console import interrupts_between_steps, quiet_tensorflow_import
 
     quiet_tensorflow_import()  # TensorFlow's native start-up lines that cannot matter stay out of the output
     logger = logging.getLogger("kerazoo")
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         logger.setLevel(logging.INFO)
     try:
         check_flags(args)  # every flag, by its own name, before TensorFlow loads
-        return args.func(args)
+        with interrupts_between_steps():  # Ctrl-C in training: at the end of the step, then exit 130
+            return args.func(args)
     except KeyboardInterrupt:
         print("kerazoo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

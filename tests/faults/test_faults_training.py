@@ -151,3 +151,30 @@ def test_nan_without_a_run_dir_stops_with_a_warning(caplog):
     result = fit(build("mlp", data.spec, width=8), data, epochs=3, verbose=0, callbacks=["none", nan_at(0, 2)])
     assert result.epochs == 1
     assert "loss became nan at epoch 1, step 3" in caplog.text
+
+
+def test_a_ctrl_c_in_training_is_held_to_the_end_of_the_step_and_a_second_one_acts_at_once():
+    """The command's SIGINT handler: inside training a first Ctrl-C waits for the step's end, never inside
+    TensorFlow's native code (an interrupt there once ended a run with a segmentation fault, not exit 130)."""
+    import os
+    import signal
+
+    from kerazoo.console import interrupts_between_steps, raise_if_interrupted, training_interrupts
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (xdist ignores it)
+    try:
+        with interrupts_between_steps() as installed:
+            assert installed
+            with training_interrupts():
+                os.kill(os.getpid(), signal.SIGINT)  # mid-step: held
+                with pytest.raises(KeyboardInterrupt):
+                    raise_if_interrupted()  # ... to the step's end
+                raise_if_interrupted()  # nothing left pending
+                os.kill(os.getpid(), signal.SIGINT)  # held again
+                with pytest.raises(KeyboardInterrupt):
+                    os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C: at once
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)  # outside training: at once
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        signal.signal(signal.SIGINT, previous)
