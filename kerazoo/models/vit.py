@@ -14,6 +14,7 @@ from kerazoo.tasks import SUPERVISED
     task=SUPERVISED,
     inputs=("image",),
     tags=("image", "attention"),
+    training={"min_epochs": 30},  # epochs="auto": on the digits, 10 epochs scored 96.1%, 30 scored 97.6% (3 seeds)
     space={
         "patch_size": Choice([2, 4, 8]),
         "num_layers": Int(2, 8),
