@@ -52,7 +52,7 @@ def sides(model_name: str, data, epochs: int, workdir: Path, *, model_checkpoint
     import keras
 
     from kerazoo import build, fit
-    from kerazoo.train import default_loss_and_metrics
+    from kerazoo.compiling import default_loss_and_metrics
 
     patience = epochs + 1  # early stopping present on both sides, never triggered
 

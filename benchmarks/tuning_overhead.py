@@ -88,8 +88,8 @@ def main(argv=None):
     import keras_tuner as kt
 
     from kerazoo import build, load_data
+    from kerazoo.compiling import default_loss_and_metrics
     from kerazoo.data import make_pipeline
-    from kerazoo.train import default_loss_and_metrics
     from tuning import search
 
     data = load_data(args.data, seed=0)

@@ -358,10 +358,11 @@ def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run
     if not keep_savedmodel:
         shutil.rmtree(sm_dir)
     tok.save(tmp)
-    spec = run.config.get("spec") if run is not None else model_info(model).get("spec")
+    info = model_info(model)
+    spec = run.config.get("spec") if run is not None else info.get("spec")
     metadata = {
         "model": name, "version": version, "task": "causal_lm",
-        "zoo_model": model_info(model).get("model"), "config": model_info(model).get("config"),
+        "zoo_model": info.get("model"), "config": info.get("config"),
         "inputs": signature["inputs"], "outputs": signature["outputs"],
         "preprocessing": (f"token ids from the tokenizer beside this file ({tok.kind}, {tok.vocab_size} ids; "
                           f"kerazoo.lm.load_tokenizer(FOLDER)); windows of {seq_len} tokens; the logits at "

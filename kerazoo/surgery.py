@@ -70,14 +70,16 @@ def load_source(source: Any, spec: DataSpec, *, overrides: dict | None = None, s
         if not path.is_file():
             raise FileNotFoundError(f"source {str(path)!r}: no such .keras file")
         model = runs.load_model(path, safe_mode=safe_mode)
-        return model, model_info(model) or {"model": model.name}, _value_range(model_info(model)), f"file {str(path)!r}"
+        info = model_info(model)  # the record inside the file (kerazoo.json), when the zoo wrote it
+        return model, info or {"model": model.name}, _value_range(info), f"file {str(path)!r}"
     try:
         registry.get_entry(str(source))
     except KeyError as err:
         raise ValueError(f"source {str(source)!r} is not a run directory, a .keras file or a registered "
                          f"model: {err.args[0]}") from None
     model = registry.build(str(source), spec, compile=False, **(overrides or {}))
-    return model, model_info(model), _value_range(model_info(model)), f"registered model {str(source)!r}"
+    info = model_info(model)
+    return model, info, _value_range(info), f"registered model {str(source)!r}"
 
 
 def _value_range(info: dict):

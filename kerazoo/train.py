@@ -1,4 +1,4 @@
-"""Training: `compile_model`, `fit` with callback presets, and `evaluate`."""
+"""Training: `fit` with callback presets, and `evaluate` (compiling is `kerazoo.compiling`)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import keras
 
 from kerazoo import budget, io, runs
 from kerazoo.compat import reset_initial_epoch
-from kerazoo.compiling import compile_model, default_loss_and_metrics, task_of  # noqa: F401  (kerazoo.train.compile_model stays)
+from kerazoo.compiling import compile_model
 from kerazoo.console import progress_verbose, training_interrupts
 from kerazoo.distribute import distribution_info, is_chief
 from kerazoo.modelinfo import model_info
 from kerazoo.runlock import holds_run_dir
 from kerazoo.spec import DataSpec
 
-__all__ = ["compile_model", "fit", "evaluate", "FitResult", "CALLBACK_PRESETS"]
+__all__ = ["fit", "evaluate", "FitResult", "CALLBACK_PRESETS"]
 
 log = logging.getLogger("kerazoo")
 

@@ -337,7 +337,8 @@ def finetune(
     True
     """
     from kerazoo import runs
-    from kerazoo.train import compile_model, fit
+    from kerazoo.compiling import compile_model
+    from kerazoo.train import fit
 
     rates = _per_phase((1e-3, 1e-3)[:phases] if learning_rates is None else learning_rates, phases,
                        "learning_rates")

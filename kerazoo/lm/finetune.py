@@ -83,10 +83,11 @@ def finetune_lm(
     >>> result.parameters["trainable"] < result.parameters["total"] // 10
     True
     """
+    from kerazoo.compiling import compile_model
     from kerazoo.data import Data, load_data
     from kerazoo.lm.lora import METHODS, prepare_finetune, save_adapter
     from kerazoo.runs import Run, finish_run, load_run
-    from kerazoo.train import compile_model, fit
+    from kerazoo.train import fit
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")

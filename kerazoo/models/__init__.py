@@ -3,5 +3,5 @@
 Builders import Keras inside themselves, so registering costs no TensorFlow.
 """
 
-from kerazoo.lm import model as _gpt  # noqa: F401  (the gpt family; KerasHub loads inside its builder)
+import kerazoo.lm.model  # noqa: F401  (the gpt family; KerasHub loads inside its builder)
 from kerazoo.models import applications, cnn, mlp, resnet, transformer, vit  # noqa: F401
