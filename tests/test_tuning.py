@@ -206,6 +206,27 @@ def test_resume_continues_extends_and_refuses_a_changed_search(iris, tmp_path):
     assert [r["trial_id"] for r in fresh.trials] == ["0"]
 
 
+def test_a_trial_killed_before_its_start_was_counted_counts_two_starts_when_run_again(iris, tmp_path):
+    from tuning.hypermodel import ZooHyperModel
+    from tuning.tuners import make_oracle, make_tuner
+
+    def tuner():
+        hm = ZooHyperModel("mlp", iris, space={"width": [8, 16]})
+        return make_tuner("random", make_oracle("random", ("val_loss", "min"), max_trials=2), hm,
+                          directory=str(tmp_path), project_name="search")
+
+    searching = tuner()
+    searching.save()  # as a search does before its first trial
+    first = searching.oracle.create_trial("tuner0")
+    state_file = tmp_path / "search" / "oracle.json"  # the kill lands between KerasTuner's save and the zoo's:
+    state = json.loads(state_file.read_text())  # the trial is RUNNING on disk, its start not yet counted
+    del state["zoo_trials"][first.trial_id]
+    state_file.write_text(json.dumps(state))
+    again = tuner().oracle
+    assert again.create_trial("tuner0").trial_id == first.trial_id
+    assert again.zoo_trials[first.trial_id]["starts"] == 2
+
+
 def test_precision_survives_keras_tuners_clear_session(iris):
     import keras
     import keras_tuner as kt

@@ -121,6 +121,9 @@ class _ZooOracle:
                 retrying.append(trial_id)
                 if trial_id not in self.start_order:
                     self.start_order.append(trial_id)
+        for trial_id in retrying:  # it started once, even if killed before its start was counted
+            info = self.zoo_trials.setdefault(trial_id, {})
+            info["starts"] = max(info.get("starts", 0), 1)
 
 
 _ORACLES: dict[str, type] = {}
