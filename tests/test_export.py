@@ -147,6 +147,8 @@ def test_serving_manifest_is_read_from_the_saved_signature(exported, trained):
     assert manifest["rest"]["curl"].endswith("-d @request.json http://localhost:8501/v1/models/cnn:predict")
     assert "-e MODEL_NAME=cnn" in manifest["docker"] and "tensorflow/serving" in manifest["docker"]
     compile(manifest["python"], "client.py", "exec")  # run against a server in tests/test_serving.py
+    card = (exported.path / "MODEL_CARD.md").read_text()
+    assert "## Serving" in card and "-e MODEL_NAME=cnn -t tensorflow/serving" in card and "`serving.json`" in card
 
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m or "float32")
