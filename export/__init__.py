@@ -22,7 +22,7 @@ from export.manifest import serving_manifest, write_manifest
 from export.metadata import model_card, read_metadata, write_metadata
 from export.onnx_format import convert_onnx, onnx_available, run_onnx, verify_onnx
 from export.savedmodel import float32_copy, write_savedmodel
-from export.server import serve
+from export.server import serve, server_process
 from export.tflite import QUANTIZE, ConversionError, convert_tflite, inspect_tflite, tflite_ops
 from export.verify import (
     TOLERANCES,
@@ -41,4 +41,4 @@ __all__ = ["export_model", "ExportResult", "Artifact", "FORMATS", "DEFAULT_FORMA
            "ConversionError", "VerificationError", "model_card", "read_metadata", "write_metadata",
            "onnx_available", "convert_onnx", "run_onnx", "verify_onnx", "FidelityError", "threshold_for",
            "int8_attempts", "write_warmup", "read_warmup", "check_warmup", "serving_manifest", "write_manifest",
-           "serve"]
+           "serve", "server_process"]

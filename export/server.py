@@ -17,6 +17,7 @@ Routes: `GET /v1/models/NAME[/versions/N]` (status), `GET
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -29,7 +30,8 @@ from typing import Any
 
 from export.rest import RestError, parse_body, request_arrays, response_body
 
-__all__ = ["ModelRepository", "Servable", "make_app", "make_server", "serve", "find_versions", "MAX_BODY_MB"]
+__all__ = ["ModelRepository", "Servable", "make_app", "make_server", "serve", "server_process", "find_versions",
+           "MAX_BODY_MB"]
 
 MAX_BODY_MB = 64
 PREDICT = re.compile(r"/v1/models/([^/:]+)(?:/versions/(\d+))?:(\w+)")
@@ -342,3 +344,45 @@ def serve(root: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8501,
         stop.set()
         server.server_close()
         repository.log(f"stopped after {time.monotonic() - started:.0f} s")
+
+
+@contextlib.contextmanager
+def server_process(root: str | os.PathLike, *, args: tuple = (), env: dict | None = None):
+    """`kerazoo serve ROOT --port 0` in a child process for the block: yields `(url, process)`; always terminated.
+
+    For tests and benchmarks of a client: the server binds a free loopback port and
+    the block starts once it listens, its models loaded.
+
+    Args:
+        root: the export root.
+        args: more flags of `kerazoo serve`, e.g. `("--poll-seconds", "0.2")`.
+        env: the child's environment. Defaults to this process's.
+
+    Raises:
+        RuntimeError: the server stopped before it listened, with its last error line.
+
+    Example:
+    >>> import tempfile
+    >>> with server_process(tempfile.mkdtemp()) as (url, process):
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    RuntimeError: kerazoo serve stopped (exit 2): kerazoo: error: serve: no SavedModel under ...
+    """
+    import subprocess
+
+    process = subprocess.Popen([sys.executable, "-m", "kerazoo", "serve", os.fspath(root), "--port", "0", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = next((line.split()[2] for line in process.stdout if line.startswith("listening on ")), None)
+        if url is None:
+            last = [line.strip() for line in process.stderr.read().splitlines() if line.strip()][-1:]
+            raise RuntimeError(f"kerazoo serve stopped (exit {process.wait()}): {' '.join(last)}")
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -53,24 +53,10 @@ def exports(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(exports):
-    proc = subprocess.Popen([sys.executable, "-m", "kerazoo", "serve", str(exports.root), "--port", "0",
-                             "--poll-seconds", "0.2", "--max-body-mb", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    try:
-        url = None
-        for line in proc.stdout:
-            if line.startswith("listening on "):
-                url = line.split()[2]
-                break
-        assert url, f"kerazoo serve did not start: {proc.stderr.read() if proc.poll() is not None else ''}"
+    from export.server import server_process
+
+    with server_process(exports.root, args=("--poll-seconds", "0.2", "--max-body-mb", "1"), env=ENV) as (url, proc):
         yield SimpleNamespace(url=url, proc=proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def call(url: str, body=None, *, raw: bytes | None = None) -> tuple[int, dict]:
