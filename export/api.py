@@ -2,7 +2,10 @@
 
 Layout (TensorFlow Serving's): `<out>/<model_name>/<version>/` holds the
 SavedModel (`saved_model.pb`, `variables/`), the TFLite files (`model.tflite`,
-`model_<quantize>.tflite`), `metadata.json` and `MODEL_CARD.md`. Everything is
+`model_<quantize>.tflite`), `metadata.json` and `MODEL_CARD.md`; beside the
+SavedModel, TensorFlow Serving's warm-up records
+(`assets.extra/tf_serving_warmup_requests`) and the serving manifest
+(`serving.json`, `request.json`: `export.manifest`). Everything is
 built in a hidden temporary folder beside the version folder and renamed into
 place once every artifact is verified; a failure removes the temporary folder
 (and any folder the export created), so nothing partial is left behind.
@@ -180,7 +183,10 @@ def export_model(
     `serving_default` signature taking raw inputs named `inputs`, batch free,
     returning `probabilities` and `classes`, or `values` for regression),
     `model.tflite` (float32) and one `model_<mode>.tflite` per `quantize` mode,
-    `metadata.json` and `MODEL_CARD.md`. Versions count up from 1.
+    `metadata.json` and `MODEL_CARD.md`. Beside the SavedModel: warm-up records for
+    TensorFlow Serving (`assets.extra/tf_serving_warmup_requests`, from the first
+    verification inputs, parsed back and run through the SavedModel) and the
+    serving manifest (`serving.json` and `request.json`). Versions count up from 1.
 
     Each artifact is reloaded by its real consumer (`tf.saved_model.load`, the
     LiteRT interpreter) and compared with the Keras model on real inputs: by
@@ -321,6 +327,12 @@ def _build(source: ExportSource, tmp: Path, *, name, version, formats, modes, re
             check.artifact = "saved_model.pb"
         artifacts.append(Artifact("saved_model.pb", "savedmodel", "float32", verification=check, **info))
         _raise_if_failed(artifacts[-1])
+        # warm-up records and serving.json, beside the SavedModel
+        from export.manifest import add_serving_files
+        from export.source import warmup_examples
+
+        serving = add_serving_files(tmp, warmup_examples(source, x), model_name=name, version=version,
+                                    verify=x is not None)
     if "tflite" in formats:
         for mode in (None, *modes):
             if mode == "int8":
@@ -365,6 +377,7 @@ def _build(source: ExportSource, tmp: Path, *, name, version, formats, modes, re
                      "report": fidelity_report(artifacts)},
         "versions": environment(),
         "artifacts": [a.to_dict() for a in artifacts],
+        "serving": serving if keep_savedmodel else None,
     }
     write_metadata(tmp, metadata)
     return ExportResult(path=tmp, model_name=name, version=version, artifacts=artifacts, metadata=metadata)

@@ -231,7 +231,7 @@ def export_lm(
     >>> [a.file for a in result.artifacts], [a.verification.status for a in result.artifacts]
     (['saved_model.pb', 'model.tflite'], ['ok', 'ok'])
     >>> sorted(p.name for p in result.path.iterdir() if p.suffix == ".json")
-    ['metadata.json', 'tokenizer.json']
+    ['metadata.json', 'request.json', 'serving.json', 'tokenizer.json']
     """
     from export.api import Artifact, ExportResult
     from export.verify import VerificationError
@@ -333,6 +333,11 @@ def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run
         v = _verify("savedmodel", tmp / "saved_model.pb", x, reference, "float32", labels) if x is not None else None
         check(Artifact("saved_model.pb", "savedmodel", "float32", bytes=sum(i["bytes"] for _, i in infos),
                        sha256=digest, verification=v))
+        # warm-up records and serving.json, beside the SavedModel
+        from export.manifest import add_serving_files
+
+        examples = x if x is not None else _windows_for(None, seq_len, model, None)[0]
+        serving = add_serving_files(tmp, examples, model_name=name, version=version, verify=x is not None)
 
     def tflite(mode, content=None):
         path = tmp / tflite_filename(mode)
@@ -376,6 +381,7 @@ def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run
                      "report": fidelity_report(artifacts)},
         "versions": environment(),
         "artifacts": [a.to_dict() for a in artifacts],
+        "serving": serving if keep_savedmodel else None,
     }
     write_metadata(tmp, metadata)
     return ExportResult(path=tmp, model_name=name, version=version, artifacts=artifacts, metadata=metadata)

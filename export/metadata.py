@@ -169,6 +169,15 @@ def model_card(metadata: dict) -> str:
               "from ai_edge_litert.interpreter import Interpreter  # TFLite",
               "runner = Interpreter(model_path=FOLDER + '/model.tflite').get_signature_runner()",
               "```", ""]
+    serving = metadata.get("serving")
+    if serving:
+        name = metadata["model"]
+        lines += ["## Serving", "",
+                  f"TensorFlow Serving loads this folder (`docker run -p 8501:8501 --mount type=bind,"
+                  f"source=$(pwd)/{name},target=/models/{name} -e MODEL_NAME={name} -t tensorflow/serving`, from "
+                  f"the export root); `kerazoo serve EXPORT_ROOT` answers the same REST API for development. "
+                  f"Warm-up records: `{serving['warmup_file']}`. Signatures, a request body (`{serving['request']}`), "
+                  f"a curl command and a Python client: `{serving['manifest']}`.", ""]
     return "\n".join(lines)
 
 

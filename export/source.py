@@ -18,7 +18,7 @@ from kerazoo.modelinfo import model_info
 from kerazoo.tasks import get_task
 
 __all__ = ["ExportSource", "load_source", "run_config", "split_examples", "split_inputs", "synthetic_inputs",
-           "verification_inputs", "balanced_examples", "representative_examples", "VERIFY_EXAMPLES", "VERIFY_MIN"]
+           "verification_inputs", "warmup_examples", "balanced_examples", "representative_examples", "VERIFY_EXAMPLES", "VERIFY_MIN"]
 
 VERIFY_EXAMPLES = 1000
 VERIFY_MIN = 300
@@ -214,6 +214,24 @@ def verification_inputs(source: ExportSource, verify_data, representative):
                   "verifying on random inputs in the input range", UserWarning, stacklevel=3)
     x = synthetic_inputs(source.model, source.spec)
     return x, None, f"random inputs in the input range ({len(x)} examples; no real data was given)"
+
+
+def warmup_examples(source: ExportSource, x, n: int = 5):
+    """The examples the warm-up records and the request example are made of: the first verification inputs
+    (held-out ones first), else a run's test split, else random inputs in the input range.
+
+    Example:
+    >>> import numpy as np
+    >>> from kerazoo import build
+    >>> source = load_source(build("mlp", input_shape=(4,), num_classes=3))
+    >>> warmup_examples(source, np.ones((20, 4), "float32")).shape, warmup_examples(source, None).shape
+    ((5, 4), (5, 4))
+    """
+    if x is not None:
+        return x[:n]
+    data = source.load_data() if source.run is not None else None
+    found = split_inputs(data, "test", n) if data is not None else None
+    return found if found is not None and len(found) else synthetic_inputs(source.model, source.spec, n)
 
 
 def balanced_examples(x, y, limit: int):

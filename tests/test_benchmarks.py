@@ -25,7 +25,7 @@ def _module(name: str):
     return module
 
 
-@pytest.mark.parametrize("name", ["results", "lm_transfer", "tuning_memory"])
+@pytest.mark.parametrize("name", ["results", "lm_transfer", "tuning_memory", "serving_load"])
 def test_the_benchmarks_docstring_examples_hold(name):
     failed, tried = doctest.testmod(_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried and not failed

@@ -98,6 +98,59 @@ def test_saved_model_cli_reads_it_and_lists_serving_default(exported):
     assert "outputs['classes']" in res.stdout
 
 
+def test_warmup_records_parse_as_prediction_logs_the_signature_accepts(exported, trained):
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = exported.path / "assets.extra" / "tf_serving_warmup_requests"
+    logs = [prediction_log_pb2.PredictionLog.FromString(r) for r in tf.data.TFRecordDataset(str(path)).as_numpy_iterator()]
+    assert len(logs) == 5 and {log.WhichOneof("log_type") for log in logs} == {"predict_log"}
+    serve = tf.saved_model.load(str(exported.path)).signatures["serving_default"]
+    spec = serve.structured_input_signature[1]["inputs"]
+    for i, log in enumerate(logs):
+        request = log.predict_log.request
+        assert (request.model_spec.name, request.model_spec.signature_name) == ("cnn", "serving_default")
+        assert list(request.inputs) == ["inputs"]
+        x = tf.make_ndarray(request.inputs["inputs"])
+        assert x.dtype == spec.dtype.as_numpy_dtype and spec.shape.is_compatible_with(x.shape)
+        np.testing.assert_array_equal(x[0], trained.x[i])  # held-out examples: the test split's first
+        assert serve(inputs=tf.constant(x))["probabilities"].shape == (1, 10)
+    assert exported.metadata["serving"]["warmup"] == {"file": "assets.extra/tf_serving_warmup_requests",
+                                                      "records": 5, "consumer": "tf.saved_model.load",
+                                                      "status": "ok"}
+
+
+def test_a_warmup_record_the_signature_refuses_fails_the_check(tmp_path):
+    from export import VerificationError, write_savedmodel
+    from export.warmup import check_warmup, write_warmup
+    from kerazoo import build
+
+    write_savedmodel(build("mlp", input_shape=(4,), num_classes=3, width=8, depth=1), tmp_path)
+    write_warmup(tmp_path, np.ones((2, 4), "int32"), model_name="mlp")  # the signature takes float32
+    with pytest.raises(VerificationError, match=r"record 0 input 'inputs' is int32 \(1, 4\); the signature takes float32"):
+        check_warmup(tmp_path)
+    write_warmup(tmp_path, np.ones((2, 4), "float32"), model_name="mlp", input_name="x")
+    with pytest.raises(VerificationError, match=r"record 0 gives inputs \['x'\]; signature 'serving_default' takes"):
+        check_warmup(tmp_path)
+
+
+def test_serving_manifest_is_read_from_the_saved_signature(exported, trained):
+    manifest = json.loads((exported.path / "serving.json").read_text())
+    sig = manifest["signatures"]["serving_default"]
+    assert sig["inputs"] == {"inputs": {"dtype": "float32", "shape": [-1, 8, 8, 1], "tensor": "serving_default_inputs:0"}}
+    assert {k: (v["dtype"], v["shape"]) for k, v in sig["outputs"].items()} == {
+        "probabilities": ("float32", [-1, 10]), "classes": ("int64", [-1])}
+    body = json.loads((exported.path / "request.json").read_text())
+    assert body == manifest["rest"]["body"] and body["signature_name"] == "serving_default"
+    np.testing.assert_array_equal(np.asarray(body["instances"], "float32"), trained.x[:1])
+    assert manifest["rest"]["predict_url"] == "http://localhost:8501/v1/models/cnn:predict"
+    assert manifest["rest"]["curl"].endswith("-d @request.json http://localhost:8501/v1/models/cnn:predict")
+    assert "-e MODEL_NAME=cnn" in manifest["docker"] and "tensorflow/serving" in manifest["docker"]
+    compile(manifest["python"], "client.py", "exec")  # run against a server in tests/test_serving.py
+    card = (exported.path / "MODEL_CARD.md").read_text()
+    assert "## Serving" in card and "-e MODEL_NAME=cnn -t tensorflow/serving" in card and "`serving.json`" in card
+
+
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m or "float32")
 def test_each_tflite_mode_is_reloaded_by_litert_and_verified(exported, trained, mode):
     from ai_edge_litert.interpreter import Interpreter

@@ -79,6 +79,7 @@ def test_an_export_version_folder_is_readable_by_others(tmp_path, mask):
     x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
     result = export_model(model, tmp_path / "exports", verify_data=x, formats="savedmodel,tflite")
     found = modes(result.path)
-    assert found["."] == found["variables"] == 0o777 & ~mask
-    for name in ("saved_model.pb", "model.tflite", "metadata.json", "MODEL_CARD.md"):
+    assert found["."] == found["variables"] == found["assets.extra"] == 0o777 & ~mask
+    for name in ("saved_model.pb", "model.tflite", "metadata.json", "MODEL_CARD.md", "serving.json", "request.json",
+                 "assets.extra/tf_serving_warmup_requests"):
         assert found[name] == 0o666 & ~mask, (name, oct(found[name]))

@@ -300,6 +300,9 @@ def test_lora_adapter_alone_and_frozen_blocks(run_dir, tmp_path):
     assert embedding.lora_enabled and counts["trainable"] < counts["total"] * 0.2
     files = save_adapter(model, tmp_path)
     assert sum(p.stat().st_size for p in files) < (run_dir / "model.keras").stat().st_size
+    from kerazoo.io import file_mode  # readable by others: the umask's mode, not mkstemp's 0600
+
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {p.name: oct(file_mode()) for p in files}
     with pytest.raises(ValueError, match="already has LoRA adapters"):
         enable_lora(model, rank=2)
     from kerazoo.lm import prepare_finetune

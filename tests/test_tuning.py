@@ -194,6 +194,12 @@ def test_resume_continues_extends_and_refuses_a_changed_search(iris, tmp_path):
 
     kw = dict(tuner="random", epochs=1, space=CONTRAST, directory=tmp_path / "s", tensorboard=False, log=None)
     first = search("mlp", iris, max_trials=1, **kw)
+    from kerazoo.io import dir_mode, file_mode  # every file of the search is readable by others
+
+    written = [tmp_path / "s", *(tmp_path / "s").rglob("*")]
+    assert {"trials.json", "trials.csv", "fingerprint.json", "oracle.json"} <= {p.name for p in written}
+    assert {oct(p.stat().st_mode & 0o777) for p in written if p.is_file()} == {oct(file_mode())}
+    assert {oct(p.stat().st_mode & 0o777) for p in written if p.is_dir()} == {oct(dir_mode())}
     again = search("mlp", iris, max_trials=2, **kw)  # resumes: trial 0 is not run again
     assert [r["trial_id"] for r in again.trials] == ["0", "1"]
     assert again.trials[0]["starts"] == 1 and again.trials[0]["score"] == first.trials[0]["score"]

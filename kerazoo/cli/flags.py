@@ -53,9 +53,12 @@ RULES: dict[str, tuple] = {  # dest -> (check, what is expected); a str value (f
     "lora_alpha": (lambda v: _num(v, lambda x: x > 0), "a positive number"),
     "temperature": (lambda v: _num(v, lambda x: x > 0), "a positive number"),
     "top_p": (lambda v: _num(v, lambda x: 0 < x <= 1), "a number in (0, 1]"),
+    "port": (lambda v: _int(v, 0, 65535), "an int in [0, 65535] (0: any free port)"),
+    "poll_seconds": (lambda v: _num(v, lambda x: x > 0), "a positive number"),
+    "max_body_mb": (lambda v: _num(v, lambda x: x > 0), "a positive number"),
 }
 CHOICES: dict[str, tuple] = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
-COMMANDS = ("train", "evaluate", "finetune", "tune", "generate", "models", "describe")  # export checks its own
+COMMANDS = ("train", "evaluate", "finetune", "tune", "generate", "models", "describe", "serve")  # export checks its own
 
 
 def _flag(dest: str) -> str:

@@ -11,6 +11,7 @@ from kerazoo.cli.export import cmd_export
 from kerazoo.cli.finetune import cmd_finetune
 from kerazoo.cli.generate import cmd_generate
 from kerazoo.cli.models import cmd_models
+from kerazoo.cli.serve import cmd_serve
 from kerazoo.cli.train import cmd_train
 from kerazoo.cli.tune import cmd_tune
 from kerazoo.cli.values import epochs_value
@@ -147,6 +148,20 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-failing", action="store_true",
                    help="write a quantized file outside its threshold (marked 'kept') instead of stopping with exit 1")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="serve exported SavedModels with TensorFlow Serving's REST API "
+                       "(development and tests)")
+    p.add_argument("export_root", help="the export root (`kerazoo export --out`, default exports/) or one "
+                   "model's folder of versions")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8501, help="port; 0 picks a free one (default 8501, TensorFlow "
+                   "Serving's REST port)")
+    p.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new version folders "
+                   "(default 1)")
+    p.add_argument("--max-body-mb", type=float, default=64, help="largest request body in MiB; larger ones get "
+                   "413 (default 64)")
+    p.add_argument("--log-requests", action="store_true", help="print a line a request")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("tune", help="run a KerasTuner search job (YAML): resumable, distributable")
     p.add_argument("job", help="the job file, e.g. examples/tuning/digits_cnn.yaml")

@@ -110,6 +110,11 @@ def test_nan_mid_training_keeps_the_last_good_checkpoint_and_resumes_from_it(tmp
                                                r"marked failed; the last good checkpoint \(after epoch 1\)"):
         fit(model, data, epochs=3, run_dir=run, verbose=0, callbacks=["default", nan_at(1, 3)])
     assert checkpoint_epoch(run) == 1
+    from kerazoo.io import dir_mode, file_mode
+
+    kept = [run / "checkpoint", *(run / "checkpoint").rglob("*")]  # readable by others, as the run is
+    assert {oct(p.stat().st_mode & 0o777) for p in kept if p.is_file()} == {oct(file_mode())}
+    assert {oct(p.stat().st_mode & 0o777) for p in kept if p.is_dir()} == {oct(dir_mode())}
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["diverged"] == {"epoch": 2, "step": 4}
 
