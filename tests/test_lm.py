@@ -80,6 +80,21 @@ def test_held_out_blocks_are_contiguous_and_at_the_end(text):
     assert text.spec.summary() == "pydoc: tokens (32,) -> causal_lm, 256 ids"
 
 
+def test_training_windows_are_cut_afresh_every_epoch_and_repeat_for_a_seed(text):
+    tokens, (start, end) = text.text["tokens"], text.text["bounds"]["train"]
+    epochs = [np.concatenate([y for _, y in text.train.as_numpy_iterator()]) for _ in range(2)]
+    assert len(epochs[0]) == len(text.arrays["train"][0])  # as many windows an epoch as fixed cuts would give
+    stream = tokens[start:end].astype("uint8").tobytes()  # byte tokens: find a window by its bytes
+    firsts = [np.array([stream.find(row.astype("uint8").tobytes()) for row in y[:64]]) for y in epochs]
+    assert all((f >= 0).all() for f in firsts)  # every window is a run of the training block's tokens
+    assert len(set(firsts[0]) & set(firsts[1])) < 5  # the second epoch cuts the text elsewhere
+    assert len({f % 32 for f in firsts[0]}) > 8  # not the fixed cuts, which all start at 1 modulo 32
+    x, y = next(iter(text.train))
+    np.testing.assert_array_equal(np.asarray(x)[:, 1:], np.asarray(y)[:, :-1])
+    again = text.train_pipeline(batch_size=16, seed=0)
+    np.testing.assert_array_equal(np.concatenate([y for _, y in again.as_numpy_iterator()]), epochs[0])
+
+
 def test_tokenizers_round_trip_text_beyond_ascii(tmp_path):
     byte = Tokenizer("byte")
     assert byte.decode(byte.encode(NON_ASCII)) == NON_ASCII
@@ -133,12 +148,23 @@ def test_sequence_length_beyond_the_context_fails(text):
 
 
 def test_tiny_gpt_trains_on_the_bundled_text_and_its_loss_falls(text):
+    from dataclasses import replace
+
     import keras
     from conftest import small
 
     keras.utils.set_random_seed(0)
     model = build("gpt-nano", text.spec, **TINY, compile={"learning_rate": 3e-3})
-    result = fit(model, small(text, train_batches=10, eval_batches=1), epochs=3, verbose=0, callbacks="none")
+    cut = small(text, train_batches=10, eval_batches=1)
+    pipelines = []  # fit(seed=...) rebuilds the training windows through the text's own pipeline
+
+    def train_pipeline(batch_size, seed):
+        pipelines.append((batch_size, seed))
+        return text.train_pipeline(batch_size=batch_size, seed=seed).take(10)
+
+    result = fit(model, replace(cut, train_pipeline=train_pipeline), epochs=3, seed=0, verbose=0,
+                 callbacks="none")
+    assert pipelines == [(16, 0)]
     losses = result.history["loss"]
     assert losses[-1] < losses[0] - 0.5, losses
     assert set(result.metrics["test"]) == {"loss", "accuracy", "perplexity", "bits_per_byte"}
