@@ -196,7 +196,7 @@ def test_run_directory_holds_the_tokenizer_and_reloads(run_dir, corpus_files):
 def test_cached_generation_matches_uncached_greedy_decoding(run_dir):
     model = load_run(run_dir).model
     prompts = ["The ", "while x:\n    "]
-    cached = generate(model, prompts, max_new_tokens=24, cache=True)
+    cached = generate(model, prompts, max_new_tokens=24, cache=True, jit_compile=True)  # the whole loop, XLA
     uncached = generate(model, prompts, max_new_tokens=24, cache=False)
     assert cached == uncached
     # and greedy decoding by hand, one full forward pass per token, agrees with both
@@ -235,16 +235,41 @@ def test_generation_is_reproducible_for_a_seed_and_streams(run_dir):
     assert "".join(pieces) == b and len(pieces) > 1
 
 
-def test_prompt_longer_than_the_context_fails_clearly(run_dir):
+def test_generation_past_the_context_equals_recomputing_from_the_last_context_tokens(run_dir):
+    """The sliding window with slide=1: every token from exactly the last 256 (the context), cached or not."""
+    model = load_run(run_dir).model
+    prompts = ["The ", "while x:\n    "]
+    slid = generate(model, prompts, max_new_tokens=300, slide=1)  # 2 x 300 tokens: XLA, as "auto" decides
+    assert slid == generate(model, prompts, max_new_tokens=300, slide=1, cache=False, jit_compile=False)
+    byte = Tokenizer()
+    for prompt, text in zip(prompts, slid):
+        assert "\ufffd" not in text  # ASCII out: the text encodes back to the very tokens drawn
+        seq = np.concatenate([byte.encode(prompt), byte.encode(text)])
+        # greedy means: each token is the likeliest given at most the last 256 before it, each in one full pass
+        first = np.asarray(model(seq[None, :256], training=False))[0].argmax(-1)  # tokens 1 ... 256
+        late = np.arange(257, len(seq))
+        windows = np.stack([seq[t - 256:t] for t in late])
+        later = np.asarray(model(windows, training=False))[:, -1].argmax(-1)
+        start = len(byte.encode(prompt))
+        np.testing.assert_array_equal(seq[start:257], first[start - 1:256])
+        np.testing.assert_array_equal(seq[257:], later)
+    # a wider slide: the cache is recomputed from the window's last 216 tokens at once; the same draws without it
+    options = dict(max_new_tokens=300, slide=40, sampler="top_k", k=4, seed=5)
+    assert generate(model, "The ", **options) == generate(model, "The ", cache=False, **options)
+
+
+def test_bad_generation_settings_fail_clearly(run_dir):
     model = load_run(run_dir).model
     with pytest.raises(ValueError, match="the prompt is 300 tokens, longer than the model's context of 256"):
         generate(model, "x" * 300)
-    with pytest.raises(ValueError, match="ask for at most 56 new tokens"):
-        generate(model, "x" * 200, max_new_tokens=100)
     with pytest.raises(ValueError, match="the prompt is empty"):
         generate(model, "")
     with pytest.raises(ValueError, match="sampler must be one of"):
         generate(model, "x", sampler="beam")
+    with pytest.raises(ValueError, match=r"slide must be an int in \[1, 255\] \(the window holds 256 tokens\), got 0"):
+        generate(model, "x", max_new_tokens=300, slide=0)
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto', got 'yes'"):
+        generate(model, "x", jit_compile="yes")
 
 
 def test_generate_command_prints_the_continuation(run_dir, capsys):
@@ -256,13 +281,22 @@ def test_generate_command_prints_the_continuation(run_dir, capsys):
     assert out == f"The {expected}\n"
 
 
-def test_generate_beyond_the_context_names_the_flag_and_prints_no_prompt(run_dir, capsys):
+def test_generate_command_writes_2000_tokens_past_the_context(run_dir, capsys):
     from kerazoo.cli import main
 
-    assert main(["generate", str(run_dir), "--prompt", "The ", "--max-new-tokens", "5000"]) == 2
+    assert main(["generate", str(run_dir), "--prompt", "The ", "--max-new-tokens", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"The {generate(run_dir, 'The ', max_new_tokens=2000)}\n"
+    assert len(out.encode()) >= 2000  # 2000 bytes, a page (a byte the model leaves incomplete prints as U+FFFD)
+
+
+def test_generate_with_a_prompt_beyond_the_context_prints_no_prompt(run_dir, capsys):
+    from kerazoo.cli import main
+
+    assert main(["generate", str(run_dir), "--prompt", "x" * 300]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""  # not the prompt, then an error
-    assert "--max-new-tokens 5000 exceed the model's context" in captured.err and "max_new_tokens" not in captured.err
+    assert "the prompt is 300 tokens, longer than the model's context of 256 tokens" in captured.err
 
 
 def test_finetune_on_a_language_model_run_points_to_train_init(run_dir, capsys, tmp_path):
