@@ -110,16 +110,28 @@ def test_tokenizers_round_trip_text_beyond_ascii(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json", "tokenizer.model"]
 
 
-def test_sentencepiece_data_reports_bits_per_byte(corpus_files):
+def test_sentencepiece_figures_are_per_character_like_the_bytes(corpus_files):
+    from kerazoo.lm import text_metrics
+
     data = load_data(f"text:{corpus_files / 'base.txt'}", seq_len=16, tokenizer="sentencepiece:500")
     assert data.spec.vocab_size <= 500 and data.spec.bytes_per_token > 1.5
+    chars = np.asarray(data.spec.chars_per_id)
+    for split in ("train", "test"):  # the table counts every block's own characters (and the encoder's one space)
+        (c0, c1), (t0, t1) = data.text["chars"][split], data.text["bounds"][split]
+        assert chars[data.text["tokens"][t0:t1]].sum() == c1 - c0 + 1
     assert data.options["tokenizer"] == "sentencepiece:500"
     model = build("gpt-nano", data.spec, **TINY)
     x, y = data.arrays["test"]
     result = model.evaluate(x, y, verbose=0, return_dict=True)
-    # bits per byte = bits per token / bytes per token
-    assert result["bits_per_byte"] == pytest.approx(result["loss"] / np.log(2) / data.spec.bytes_per_token,
-                                                    rel=1e-4)
+    # bits per byte = bits per token / bytes per token; bits per character: the bits over the targets' characters
+    bits = result["loss"] / np.log(2)
+    assert result["bits_per_byte"] == pytest.approx(bits / data.spec.bytes_per_token, rel=1e-4)
+    assert result["bits_per_char"] == pytest.approx(bits * y.size / chars[y].sum(), rel=1e-4)
+    # and it is the exact held-out figure (which scores the block's last 2 tokens too), while the training
+    # text's average characters a token (2.3 there, 1.75 here: the vocabulary fits its own text) is 30% off
+    exact = text_metrics(model, data)["bits_per_char"]
+    assert result["bits_per_char"] == pytest.approx(exact, rel=0.01)
+    assert bits / data.spec.chars_per_token < 0.8 * exact
 
 
 def test_empty_corpus_and_short_blocks_fail_clearly(tmp_path):
@@ -167,10 +179,13 @@ def test_tiny_gpt_trains_on_the_bundled_text_and_its_loss_falls(text):
     assert pipelines == [(16, 0)]
     losses = result.history["loss"]
     assert losses[-1] < losses[0] - 0.5, losses
-    assert set(result.metrics["test"]) == {"loss", "accuracy", "perplexity", "bits_per_byte"}
+    assert set(result.metrics["test"]) == {"loss", "accuracy", "perplexity", "bits_per_byte", "bits_per_char"}
     m = result.metrics["test"]
     assert m["perplexity"] == pytest.approx(np.exp(m["loss"]), rel=1e-4)
     assert m["bits_per_byte"] == pytest.approx(m["loss"] / np.log(2), rel=1e-4)
+    test_y = cut.arrays["test"][1]  # the one test batch evaluated
+    chars_per_byte = np.asarray(text.spec.chars_per_id)[test_y].sum() / test_y.size
+    assert m["bits_per_char"] == pytest.approx(m["bits_per_byte"] / chars_per_byte, rel=1e-4)
     settings = model_info(model)["compile"]
     assert settings["warmup"] == 0.05 and settings["clipnorm"] == 1.0  # the causal_lm defaults
     assert model.output_shape == (None, None, 256) and model.layers[-1].dtype_policy.compute_dtype == "float32"

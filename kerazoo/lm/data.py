@@ -236,7 +236,8 @@ def load_text(
 
     Returns:
         A `kerazoo.data.Data` with `arrays` of windows, the `spec` (kind
-        "tokens", task "causal_lm", `vocab_size`, `bytes_per_token`) and the
+        "tokens", task "causal_lm", `vocab_size`, `bytes_per_token`,
+        `chars_per_token`, `chars_per_id`) and the
         `tokenizer`.
 
     Raises:
@@ -288,7 +289,9 @@ def load_text(
     train_chars = bounds["train"][1]
     train_tokens = token_bounds["train"][1]
     spec = DataSpec((seq_len,), task="causal_lm", kind="tokens", vocab_size=tok.vocab_size, name=name,
-                    bytes_per_token=round(len(text[:train_chars].encode("utf-8")) / max(1, train_tokens), 6))
+                    bytes_per_token=round(len(text[:train_chars].encode("utf-8")) / max(1, train_tokens), 6),
+                    chars_per_token=round(train_chars / max(1, train_tokens), 6),
+                    chars_per_id=tuple(int(c) for c in tok.chars_per_id()))
     options = {**(options or {}), "seq_len": seq_len, "tokenizer": recorded}
     pipes = {split: make_pipeline(x, y, batch_size=batch_size, shuffle=False, dtype="int32")
              for split, (x, y) in arrays.items() if split != "train"}
