@@ -10,10 +10,11 @@ Sampling draws are stateless, keyed by `(seed, n)` for the n-th new token, so
 the same seed repeats the same text, and the cached and uncached paths, which
 compute the same logits, pick the same tokens.
 
-When the window is full, the oldest `slide` tokens leave it: the rest move to
-the front and the cache is recomputed from them (learned absolute positions
-cannot be rolled), so every token is predicted from between `W - slide` and
-`W` tokens before it, and with `slide=1` from exactly the last `W`.
+When the window is full, a token is still drawn from all `W` tokens; then the
+oldest `slide` leave to make room for it: the rest move to the front and the
+cache is recomputed from them (learned absolute positions cannot be rolled), so
+every token is predicted from between `W - slide + 1` and `W` tokens before it,
+and with `slide=1` from exactly the last `W`.
 """
 
 from __future__ import annotations
@@ -129,12 +130,14 @@ def _make_decoder(model, *, cache, sampler, k, slide, chunk, jit_compile):
 
     def step(i, buffer, prompt, kv, index, seed, count, tokens, temperature, p):
         width = tf.shape(buffer)[1]
-        full = tf.equal(index, width)
-        buffer, prompt = tf.cond(full, lambda: (shift(buffer), shift(prompt)), lambda: (buffer, prompt))
-        index = tf.where(full, index - slide, index)
-        logits, kv = next_logits(buffer, kv, index, tf.logical_or(tf.equal(count, 0), full))
+        # the cache is filled at the first token and after each slide (and, harmlessly, once more in the first pass)
+        refill = tf.logical_or(tf.equal(count, 0), tf.equal(index, width - slide + 1))
+        logits, kv = next_logits(buffer, kv, index, refill)  # from the window's tokens: at most `width`
         drawn = pick_tokens(logits, tf.stack([seed[0], seed[1] + count]), sampler=sampler, temperature=temperature,
                             k=k, p=p)
+        full = tf.equal(index, width)  # no room for the new token: the oldest `slide` leave
+        buffer, prompt = tf.cond(full, lambda: (shift(buffer), shift(prompt)), lambda: (buffer, prompt))
+        index = tf.where(full, index - slide, index)
         at = tf.one_hot(index, width, on_value=True, off_value=False)[None, :]
         kept = tf.reduce_any(prompt & at, axis=1)
         chosen = tf.where(kept, tf.reduce_sum(tf.where(at, buffer, 0), axis=1), drawn)

@@ -5,7 +5,7 @@ compiled sampling loop of `kerazoo.lm.decoding` over it (the whole loop in one
 `tf.function` with XLA, the key/value cache of KerasHub's
 `CachedMultiHeadAttention` inside it) in chunks of `CHUNK` tokens, decoding
 and streaming the text between chunks. Past the model's context the window
-slides: the model reads the last `context - slide` to `context` tokens.
+slides: the model reads the last `context - slide + 1` to `context` tokens.
 `cache=False` runs the whole window through the model at every step instead;
 the two give the same tokens.
 """
@@ -125,7 +125,7 @@ def generate(
     `CHUNK` tokens (`STREAM_CHUNK` when streaming). Beyond the model's context
     the window slides: when it is full, its oldest `slide` tokens leave and
     the cache is recomputed from the rest, so every new token is predicted
-    from the last `context - slide` to `context` tokens (with `slide=1`,
+    from the last `context - slide + 1` to `context` tokens (with `slide=1`,
     exactly the last `context`; each token past the context then costs a pass
     over the whole window).
 
@@ -196,8 +196,9 @@ def generate(
     total = longest + max_new_tokens
     width = window_length(total, context)
     slide = context // 8 if slide is None else slide
-    if isinstance(slide, bool) or not isinstance(slide, int) or not 1 <= slide < width:
-        raise ValueError(f"slide must be an int in [1, {width - 1}] (the window holds {width} tokens), got {slide!r}")
+    if isinstance(slide, bool) or not isinstance(slide, int) or not 1 <= slide < context:
+        raise ValueError(f"slide must be an int in [1, {context - 1}] (the context holds {context} tokens), "
+                         f"got {slide!r}")
     batch = len(ids)
     buffer = np.zeros((batch, width), "int32")
     kept = np.zeros((batch, width), bool)
