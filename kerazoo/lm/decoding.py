@@ -80,13 +80,14 @@ def decoder(model, *, cache: bool = True, sampler: str = "greedy", k: int = 10, 
     """The compiled generation of up to `chunk` tokens, for one model and one setting (made once, then reused).
 
     The function returned takes the loop's state and returns it with the new
-    tokens: `run(buffer, prompt, kv, index, seed, count, steps, temperature, p)
-    -> (buffer, prompt, kv, index, seed, count, tokens)`: the window `(batch,
+    tokens: `run(buffer, prompt, kv, index, seed, count, start, steps,
+    temperature, p) -> (buffer, prompt, kv, index, seed, count, tokens)`: the window `(batch,
     W)` of token ids; which of them are prompt tokens to keep rather than draw
     (`(batch, W)` bool, for prompts of several lengths); the cache (zeros
     `empty_cache(model, batch, W)`, filled at the first step; any tensor
     without the cache); the position to fill next; the sampling seed `(2,)`;
-    and the tokens drawn so far (0 at the start: the cache is filled then).
+    and the tokens drawn so far (0 at the start: the cache is filled then);
+    then the first position drawn (the shortest prompt's length).
     `tokens` holds `(batch, chunk)` ids, of which the first `steps` are new.
 
     Args:
@@ -128,10 +129,11 @@ def _make_decoder(model, *, cache, sampler, k, slide, chunk, jit_compile):
         logits, kv = call_with_cache(model, last, kv, index - 1)
         return logits[:, 0, :], kv
 
-    def step(i, buffer, prompt, kv, index, seed, count, tokens, temperature, p):
+    def step(i, buffer, prompt, kv, index, seed, count, tokens, start, temperature, p):
         width = tf.shape(buffer)[1]
-        # the cache is filled at the first token and after each slide (and, harmlessly, once more in the first pass)
-        refill = tf.logical_or(tf.equal(count, 0), tf.equal(index, width - slide + 1))
+        # the cache is filled at the first token and after each slide (the window then starts before `start`)
+        slid = tf.logical_and(tf.equal(index, width - slide + 1), index - count < start)
+        refill = tf.logical_or(tf.equal(count, 0), slid)
         logits, kv = next_logits(buffer, kv, index, refill)  # from the window's tokens: at most `width`
         drawn = pick_tokens(logits, tf.stack([seed[0], seed[1] + count]), sampler=sampler, temperature=temperature,
                             k=k, p=p)
@@ -143,12 +145,12 @@ def _make_decoder(model, *, cache, sampler, k, slide, chunk, jit_compile):
         chosen = tf.where(kept, tf.reduce_sum(tf.where(at, buffer, 0), axis=1), drawn)
         buffer = tf.where(at, chosen[:, None], buffer)
         tokens = tf.where(tf.one_hot(i, chunk, on_value=True, off_value=False)[None, :], chosen[:, None], tokens)
-        return i + 1, buffer, prompt, kv, index + 1, seed, count + 1, tokens, temperature, p
+        return i + 1, buffer, prompt, kv, index + 1, seed, count + 1, tokens, start, temperature, p
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def run(buffer, prompt, kv, index, seed, count, steps, temperature, p):
+    def run(buffer, prompt, kv, index, seed, count, start, steps, temperature, p):
         tokens = tf.zeros((tf.shape(buffer)[0], chunk), "int32")
-        state = (tf.constant(0), buffer, prompt, kv, index, seed, count, tokens, temperature, p)
+        state = (tf.constant(0), buffer, prompt, kv, index, seed, count, tokens, start, temperature, p)
         out = tf.while_loop(lambda i, *rest: i < steps, step, state, maximum_iterations=chunk)
         return out[1:8]
 

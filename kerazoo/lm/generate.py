@@ -218,7 +218,7 @@ def generate(
     done = shortest
     while done < total:
         steps = min(CHUNK if stream is None else STREAM_CHUNK, total - done)
-        *state, tokens = run(*state, np.int32(steps), np.float32(temperature), np.float32(p))
+        *state, tokens = run(*state, np.int32(shortest), np.int32(steps), np.float32(temperature), np.float32(p))
         sequence.append(np.asarray(tokens)[:, :steps])
         done += steps
         streamer.upto(np.concatenate(sequence, axis=1), done, final=done == total)
