@@ -43,9 +43,12 @@ def task_of(model) -> str:
     return "regression"
 
 
-def _bytes_per_token(model) -> float:
+def _text_units(model) -> dict:
+    """Bytes and characters a token stands for, from the model's data spec (1.0 where not recorded)."""
     spec = model_info(model).get("spec") or {}
-    return float(spec.get("bytes_per_token") or 1.0)
+    return {"bytes_per_token": float(spec.get("bytes_per_token") or 1.0),
+            "chars_per_token": float(spec.get("chars_per_token") or spec.get("bytes_per_token") or 1.0),
+            "chars_per_id": spec.get("chars_per_id")}
 
 
 def _optimizer(name, learning_rate, weight_decay, clipnorm):
@@ -81,19 +84,21 @@ def _schedule(schedule, learning_rate, decay_steps, warmup):
     return keras.optimizers.schedules.PolynomialDecay(learning_rate, decay_steps, end_learning_rate=0.0)
 
 
-def default_loss_and_metrics(task: str, label_smoothing: float = 0.0, *, bytes_per_token: float = 1.0):
+def default_loss_and_metrics(task: str, label_smoothing: float = 0.0, *, bytes_per_token: float = 1.0,
+                             chars_per_token: float = 1.0, chars_per_id=None):
     """The loss and metrics `"auto"` picks for a task.
 
-    causal_lm: cross-entropy on the logits, next-token accuracy, perplexity and
-    bits per byte (`bytes_per_token` converts from tokens; label smoothing does
-    not apply).
+    causal_lm: cross-entropy on the logits, next-token accuracy, perplexity,
+    bits per byte and bits per character (`bytes_per_token` converts from
+    tokens; `chars_per_id`, else `chars_per_token`, counts the characters, so
+    the figures compare across tokenizers; label smoothing does not apply).
     """
     if task == "causal_lm":
-        from kerazoo.lm.metrics import BitsPerByte, Perplexity
+        from kerazoo.lm.metrics import BitsPerByte, BitsPerCharacter, Perplexity
 
         return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), Perplexity(),
-                 BitsPerByte(bytes_per_token=bytes_per_token)])
+                 BitsPerByte(bytes_per_token=bytes_per_token), BitsPerCharacter(chars_per_token=chars_per_token, chars_per_id=chars_per_id)])
     if task == "multiclass":
         return (objectives.CategoricalCrossentropy(label_smoothing=label_smoothing),
                 [objectives.CategoricalAccuracy(), objectives.F1(average="macro")])
@@ -179,7 +184,7 @@ def compile_model(
     task = task or task_of(model)
     lr = _schedule(schedule, learning_rate, decay_steps, warmup)
     opt = _optimizer(optimizer, lr, weight_decay, clipnorm)
-    lm = {"bytes_per_token": _bytes_per_token(model)} if task == "causal_lm" else {}
+    lm = _text_units(model) if task == "causal_lm" else {}
     auto_loss, auto_metrics = default_loss_and_metrics(task, label_smoothing, **lm)
     model.compile(optimizer=opt, loss=auto_loss if loss == "auto" else loss,
                   metrics=auto_metrics if metrics == "auto" else metrics, jit_compile=jit_compile)

@@ -41,6 +41,12 @@ class DataSpec:
         bytes_per_token: for tokens from text: the average UTF-8 bytes a token
             stands for on the training text (1.0 for bytes); bits-per-byte
             metrics use it.
+        chars_per_token: for tokens from text: the average characters a token
+            stands for on the training text.
+        chars_per_id: for tokens from text: the characters each token id
+            stands for (`Tokenizer.chars_per_id`); bits-per-character metrics
+            count a block's characters with it, so figures compare across
+            tokenizers and blocks.
         input_dtype: the dtype a served model takes.
         target_mean: regression targets' means on the training split; the
             head scales its outputs back, so models predict raw values.
@@ -68,6 +74,8 @@ class DataSpec:
     target_mean: tuple | None = field(default=None, repr=False)
     target_std: tuple | None = field(default=None, repr=False)
     bytes_per_token: float | None = field(default=None, repr=False)
+    chars_per_token: float | None = field(default=None, repr=False)
+    chars_per_id: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self):
         shape = tuple(self.input_shape)

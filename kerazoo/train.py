@@ -70,10 +70,12 @@ def _reseeded(data, seed: int):
     A seeded tf.data shuffle keeps its state across iterations of one dataset, so
     a second `fit` on the same bundle would see other batches: rebuild it.
     """
-    if not data.arrays or "train" not in data.arrays:
-        return data
     from dataclasses import replace
 
+    if data.train_pipeline is not None:
+        return replace(data, train=data.train_pipeline(batch_size=data.options.get("batch_size", 32), seed=seed))
+    if not data.arrays or "train" not in data.arrays:
+        return data
     from kerazoo.data import make_pipeline
 
     x, y = data.arrays["train"]
@@ -113,7 +115,9 @@ def _batched_for(data, strategy):
         ds = getattr(data, split)
         if ds is None:
             return None
-        if data.arrays and split in data.arrays:  # keeps the number of batches known
+        if split == "train" and data.train_pipeline is not None:
+            ds = data.train_pipeline(batch_size=global_batch, seed=data.options.get("seed", 0))
+        elif data.arrays and split in data.arrays:  # keeps the number of batches known
             x, y = data.arrays[split]
             ds = make_pipeline(x, y, batch_size=global_batch, shuffle=split == "train",
                                seed=data.options.get("seed", 0), dtype=data.spec.input_dtype)

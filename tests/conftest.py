@@ -36,7 +36,7 @@ def small(data, train_batches: int = 4, eval_batches: int = 2):
     return replace(data, train=data.train.take(train_batches),
                    validation=data.validation.take(eval_batches) if data.validation is not None else None,
                    test=data.test.take(eval_batches) if data.test is not None else None,
-                   arrays=arrays or data.arrays)
+                   arrays=arrays or data.arrays, train_pipeline=None)
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:

@@ -80,6 +80,21 @@ def test_held_out_blocks_are_contiguous_and_at_the_end(text):
     assert text.spec.summary() == "pydoc: tokens (32,) -> causal_lm, 256 ids"
 
 
+def test_training_windows_are_cut_afresh_every_epoch_and_repeat_for_a_seed(text):
+    tokens, (start, end) = text.text["tokens"], text.text["bounds"]["train"]
+    epochs = [np.concatenate([y for _, y in text.train.as_numpy_iterator()]) for _ in range(2)]
+    assert len(epochs[0]) == len(text.arrays["train"][0])  # as many windows an epoch as fixed cuts would give
+    stream = tokens[start:end].astype("uint8").tobytes()  # byte tokens: find a window by its bytes
+    firsts = [np.array([stream.find(row.astype("uint8").tobytes()) for row in y[:64]]) for y in epochs]
+    assert all((f >= 0).all() for f in firsts)  # every window is a run of the training block's tokens
+    assert len(set(firsts[0]) & set(firsts[1])) < 5  # the second epoch cuts the text elsewhere
+    assert len({f % 32 for f in firsts[0]}) > 8  # not the fixed cuts, which all start at 1 modulo 32
+    x, y = next(iter(text.train))
+    np.testing.assert_array_equal(np.asarray(x)[:, 1:], np.asarray(y)[:, :-1])
+    again = text.train_pipeline(batch_size=16, seed=0)
+    np.testing.assert_array_equal(np.concatenate([y for _, y in again.as_numpy_iterator()]), epochs[0])
+
+
 def test_tokenizers_round_trip_text_beyond_ascii(tmp_path):
     byte = Tokenizer("byte")
     assert byte.decode(byte.encode(NON_ASCII)) == NON_ASCII
@@ -95,16 +110,28 @@ def test_tokenizers_round_trip_text_beyond_ascii(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizer.json", "tokenizer.model"]
 
 
-def test_sentencepiece_data_reports_bits_per_byte(corpus_files):
+def test_sentencepiece_figures_are_per_character_like_the_bytes(corpus_files):
+    from kerazoo.lm import text_metrics
+
     data = load_data(f"text:{corpus_files / 'base.txt'}", seq_len=16, tokenizer="sentencepiece:500")
     assert data.spec.vocab_size <= 500 and data.spec.bytes_per_token > 1.5
+    chars = np.asarray(data.spec.chars_per_id)
+    for split in ("train", "test"):  # the table counts every block's own characters (and the encoder's one space)
+        (c0, c1), (t0, t1) = data.text["chars"][split], data.text["bounds"][split]
+        assert chars[data.text["tokens"][t0:t1]].sum() == c1 - c0 + 1
     assert data.options["tokenizer"] == "sentencepiece:500"
     model = build("gpt-nano", data.spec, **TINY)
     x, y = data.arrays["test"]
     result = model.evaluate(x, y, verbose=0, return_dict=True)
-    # bits per byte = bits per token / bytes per token
-    assert result["bits_per_byte"] == pytest.approx(result["loss"] / np.log(2) / data.spec.bytes_per_token,
-                                                    rel=1e-4)
+    # bits per byte = bits per token / bytes per token; bits per character: the bits over the targets' characters
+    bits = result["loss"] / np.log(2)
+    assert result["bits_per_byte"] == pytest.approx(bits / data.spec.bytes_per_token, rel=1e-4)
+    assert result["bits_per_char"] == pytest.approx(bits * y.size / chars[y].sum(), rel=1e-4)
+    # and it is the exact held-out figure (which scores the block's last 2 tokens too), while the training
+    # text's average characters a token (2.3 there, 1.75 here: the vocabulary fits its own text) is 30% off
+    exact = text_metrics(model, data)["bits_per_char"]
+    assert result["bits_per_char"] == pytest.approx(exact, rel=0.01)
+    assert bits / data.spec.chars_per_token < 0.8 * exact
 
 
 def test_empty_corpus_and_short_blocks_fail_clearly(tmp_path):
@@ -133,18 +160,32 @@ def test_sequence_length_beyond_the_context_fails(text):
 
 
 def test_tiny_gpt_trains_on_the_bundled_text_and_its_loss_falls(text):
+    from dataclasses import replace
+
     import keras
     from conftest import small
 
     keras.utils.set_random_seed(0)
     model = build("gpt-nano", text.spec, **TINY, compile={"learning_rate": 3e-3})
-    result = fit(model, small(text, train_batches=10, eval_batches=1), epochs=3, verbose=0, callbacks="none")
+    cut = small(text, train_batches=10, eval_batches=1)
+    pipelines = []  # fit(seed=...) rebuilds the training windows through the text's own pipeline
+
+    def train_pipeline(batch_size, seed):
+        pipelines.append((batch_size, seed))
+        return text.train_pipeline(batch_size=batch_size, seed=seed).take(10)
+
+    result = fit(model, replace(cut, train_pipeline=train_pipeline), epochs=3, seed=0, verbose=0,
+                 callbacks="none")
+    assert pipelines == [(16, 0)]
     losses = result.history["loss"]
     assert losses[-1] < losses[0] - 0.5, losses
-    assert set(result.metrics["test"]) == {"loss", "accuracy", "perplexity", "bits_per_byte"}
+    assert set(result.metrics["test"]) == {"loss", "accuracy", "perplexity", "bits_per_byte", "bits_per_char"}
     m = result.metrics["test"]
     assert m["perplexity"] == pytest.approx(np.exp(m["loss"]), rel=1e-4)
     assert m["bits_per_byte"] == pytest.approx(m["loss"] / np.log(2), rel=1e-4)
+    test_y = cut.arrays["test"][1]  # the one test batch evaluated
+    chars_per_byte = np.asarray(text.spec.chars_per_id)[test_y].sum() / test_y.size
+    assert m["bits_per_char"] == pytest.approx(m["bits_per_byte"] / chars_per_byte, rel=1e-4)
     settings = model_info(model)["compile"]
     assert settings["warmup"] == 0.05 and settings["clipnorm"] == 1.0  # the causal_lm defaults
     assert model.output_shape == (None, None, 256) and model.layers[-1].dtype_policy.compute_dtype == "float32"
@@ -170,7 +211,7 @@ def test_run_directory_holds_the_tokenizer_and_reloads(run_dir, corpus_files):
 def test_cached_generation_matches_uncached_greedy_decoding(run_dir):
     model = load_run(run_dir).model
     prompts = ["The ", "while x:\n    "]
-    cached = generate(model, prompts, max_new_tokens=24, cache=True)
+    cached = generate(model, prompts, max_new_tokens=24, cache=True, jit_compile=True)  # the whole loop, XLA
     uncached = generate(model, prompts, max_new_tokens=24, cache=False)
     assert cached == uncached
     # and greedy decoding by hand, one full forward pass per token, agrees with both
@@ -209,16 +250,56 @@ def test_generation_is_reproducible_for_a_seed_and_streams(run_dir):
     assert "".join(pieces) == b and len(pieces) > 1
 
 
-def test_prompt_longer_than_the_context_fails_clearly(run_dir):
+class Latin1:
+    """One character an id: any ids round-trip through text, so a test reads back the very tokens drawn."""
+
+    vocab_size = 256
+
+    def encode(self, text):
+        return np.array([ord(c) for c in text], "int32")
+
+    def decode(self, ids):
+        return "".join(chr(int(i)) for i in ids)
+
+
+def test_generation_past_the_context_equals_recomputing_from_the_last_context_tokens():
+    """The sliding window with slide=1: every token from exactly the last 16 (the context), cached or not."""
+    import keras
+
+    from kerazoo import DataSpec
+
+    keras.utils.set_random_seed(0)
+    model = build("gpt-nano", DataSpec((16,), task="causal_lm", kind="tokens", vocab_size=256), **TINY,
+                  max_length=16, compile=False)
+    for weight in model.weights:  # large weights: the next token hangs on every token of the window
+        if len(weight.shape) >= 2:
+            weight.assign(np.asarray(weight) * 8)
+    latin1, prompts = Latin1(), ["The ", "while x:\n  "]
+    slid = generate(model, prompts, max_new_tokens=60, slide=1, jit_compile=True, tokenizer=latin1)
+    assert slid == generate(model, prompts, max_new_tokens=60, slide=1, cache=False, jit_compile=False,
+                            tokenizer=latin1)
+    for prompt, text in zip(prompts, slid):
+        seq = latin1.encode(prompt + text)
+        for t in range(len(prompt), len(seq)):  # greedy: the likeliest token given at most the last 16, in one pass
+            logits = np.asarray(model(seq[None, max(0, t - 16):t], training=False))
+            assert seq[t] == logits[0, -1].argmax(), (prompt, t)
+    # a wider slide: the cache is recomputed from the window's last 11 tokens at once; the same draws without it
+    options = dict(max_new_tokens=60, slide=5, sampler="top_k", k=4, seed=5, tokenizer=latin1)
+    assert generate(model, prompts, **options) == generate(model, prompts, cache=False, **options)
+
+
+def test_bad_generation_settings_fail_clearly(run_dir):
     model = load_run(run_dir).model
     with pytest.raises(ValueError, match="the prompt is 300 tokens, longer than the model's context of 256"):
         generate(model, "x" * 300)
-    with pytest.raises(ValueError, match="ask for at most 56 new tokens"):
-        generate(model, "x" * 200, max_new_tokens=100)
     with pytest.raises(ValueError, match="the prompt is empty"):
         generate(model, "")
     with pytest.raises(ValueError, match="sampler must be one of"):
         generate(model, "x", sampler="beam")
+    with pytest.raises(ValueError, match=r"slide must be an int in \[1, 255\] \(the context holds 256 tokens\), got 0"):
+        generate(model, "x", slide=0)
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto', got 'yes'"):
+        generate(model, "x", jit_compile="yes")
 
 
 def test_generate_command_prints_the_continuation(run_dir, capsys):
@@ -230,13 +311,22 @@ def test_generate_command_prints_the_continuation(run_dir, capsys):
     assert out == f"The {expected}\n"
 
 
-def test_generate_beyond_the_context_names_the_flag_and_prints_no_prompt(run_dir, capsys):
+def test_generate_command_writes_2000_tokens_past_the_context(run_dir, capsys):
     from kerazoo.cli import main
 
-    assert main(["generate", str(run_dir), "--prompt", "The ", "--max-new-tokens", "5000"]) == 2
+    assert main(["generate", str(run_dir), "--prompt", "The ", "--max-new-tokens", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"The {generate(run_dir, 'The ', max_new_tokens=2000)}\n"
+    assert len(out.encode()) >= 2000  # 2000 bytes, a page (a byte the model leaves incomplete prints as U+FFFD)
+
+
+def test_generate_with_a_prompt_beyond_the_context_prints_no_prompt(run_dir, capsys):
+    from kerazoo.cli import main
+
+    assert main(["generate", str(run_dir), "--prompt", "x" * 300]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""  # not the prompt, then an error
-    assert "--max-new-tokens 5000 exceed the model's context" in captured.err and "max_new_tokens" not in captured.err
+    assert "the prompt is 300 tokens, longer than the model's context of 256 tokens" in captured.err
 
 
 def test_finetune_on_a_language_model_run_points_to_train_init(run_dir, capsys, tmp_path):

@@ -23,8 +23,8 @@ def cmd_generate(args) -> int:
         generate(args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, sampler=args.sampler,
                  temperature=args.temperature, k=args.top_k, p=args.top_p, seed=args.seed, cache=args.cache,
                  stream=show)
-    except ValueError as err:  # the library names its parameters; the command line has flags
-        raise UsageError(str(err).replace("max_new_tokens=", "--max-new-tokens ")) from None
+    except ValueError as err:  # a prompt the model cannot read (flags are checked before TensorFlow loads)
+        raise UsageError(str(err)) from None
     if not shown:
         print(args.prompt, end="")
     print()

@@ -37,6 +37,10 @@ class Data:
             tokens; `fit` saves it into the run directory.
         text: for text sources, the token stream and the blocks' bounds
             (`kerazoo.lm.text_metrics` scores every token of a block from it).
+        train_pipeline: where the training pipeline is more than its arrays
+            (text draws windows at fresh offsets every epoch): a function
+            `(batch_size, seed) -> tf.data.Dataset` that `fit` calls to rebuild it
+            for a seed or a strategy's global batch; None rebuilds from `arrays`.
     """
 
     train: Any
@@ -48,6 +52,7 @@ class Data:
     arrays: dict | None = field(default=None, repr=False)
     tokenizer: Any = field(default=None, repr=False)
     text: dict | None = field(default=None, repr=False)
+    train_pipeline: Any = field(default=None, repr=False)
 
     def describe(self) -> str:
         counts = {k: len(v[0]) for k, v in (self.arrays or {}).items()}

@@ -28,6 +28,7 @@ _LAZY = {
     "parameter_counts": "kerazoo.lm.lora",
     "Perplexity": "kerazoo.lm.metrics",
     "BitsPerByte": "kerazoo.lm.metrics",
+    "BitsPerCharacter": "kerazoo.lm.metrics",
 }
 
 __all__ = ["SIZES", *_LAZY]

@@ -11,8 +11,10 @@ validation, and the test block last (`test_split` of the whole, `validation_spli
 of the rest), so no held-out character is ever a training target. Each block is
 tokenized on its own and cut into windows of `seq_len` tokens whose targets are
 the same tokens shifted by one; a held-out window reads the one token before it,
-so every token of the block is a target. A subword tokenizer is trained on the
-training block only.
+so every token of the block is a target. Training windows are drawn at fresh
+random offsets every epoch (`random_windows`, seeded), so no two epochs cut the
+text alike; `arrays["train"]` keeps fixed cuts for what wants fixed windows
+(calibration, checks). A subword tokenizer is trained on the training block only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import numpy as np
 from kerazoo.data.arrays import Data, make_pipeline
 from kerazoo.spec import DataSpec
 
-__all__ = ["load_text", "read_text", "pydoc_corpus", "split_text", "text_metrics", "DEFAULT_SEQ_LEN"]
+__all__ = ["load_text", "read_text", "pydoc_corpus", "split_text", "text_metrics", "random_windows",
+           "DEFAULT_SEQ_LEN"]
 
 DEFAULT_SEQ_LEN = 128
 
@@ -140,6 +143,45 @@ def _windows(tokens: np.ndarray, start: int, end: int, seq_len: int) -> tuple[np
     return tokens[idx - 1].astype("int32"), tokens[idx].astype("int32")
 
 
+def random_windows(tokens: np.ndarray, start: int, end: int, seq_len: int, *, count: int, batch_size: int,
+                   seed: int = 0):
+    """Training windows at fresh random offsets every epoch: `count` a pass, batched, as a `tf.data.Dataset`.
+
+    Each window's first target is drawn uniformly from the block's positions
+    (`tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`), so
+    every iteration of the dataset (every Keras epoch) cuts the text afresh,
+    and the same seed gives the same cuts epoch after epoch, run after run. A
+    window's inputs are its targets shifted one token back, as in `load_text`.
+
+    Example:
+    >>> tokens = np.arange(1000)
+    >>> ds = random_windows(tokens, 0, 1000, 8, count=4, batch_size=4, seed=0)
+    >>> (x, y), = ds.take(1).as_numpy_iterator()
+    >>> bool((y - x == 1).all()), x.shape
+    (True, (4, 8))
+    >>> (again, _), = random_windows(tokens, 0, 1000, 8, count=4, batch_size=4, seed=0).as_numpy_iterator()
+    >>> (second, _), = ds.as_numpy_iterator()  # the next epoch: other cuts
+    >>> bool((again == x).all()), bool((second == x).all())
+    (True, False)
+    """
+    import tensorflow as tf
+
+    first = max(start, 1)  # the very first token of a text has nothing before it
+    choices = end - seq_len - first + 1
+    if choices < 1:
+        raise ValueError(f"the block holds {end - start} tokens, fewer than one window of seq_len={seq_len}")
+    stream = tf.constant(np.asarray(tokens, "int32"))
+    steps = tf.range(seq_len, dtype="int64")
+
+    def cut(draws):
+        starts = first + tf.math.floormod(draws, choices)
+        idx = starts[:, None] + steps[None, :]
+        return tf.gather(stream, idx - 1), tf.gather(stream, idx)
+
+    ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(count)
+    return ds.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def _resolve_tokenizer(tokenizer: Any, train_text: str):
     from kerazoo.lm.tokenizers import Tokenizer, load_tokenizer, train_tokenizer
 
@@ -184,7 +226,8 @@ def load_text(
             for validation. Defaults to 0.05.
         test_split: the share of the text held out at its end. Defaults to 0.1.
         batch_size: windows in a batch. Defaults to 32.
-        seed: the training windows' shuffle seed. Defaults to 0.
+        seed: the seed of the training windows' offsets, drawn afresh every
+            epoch. Defaults to 0.
         task: `"causal_lm"` (the only one for text), or None.
         kind: `"tokens"`, or None.
         name: the data's name in logs and specs. Defaults to the source's.
@@ -193,7 +236,8 @@ def load_text(
 
     Returns:
         A `kerazoo.data.Data` with `arrays` of windows, the `spec` (kind
-        "tokens", task "causal_lm", `vocab_size`, `bytes_per_token`) and the
+        "tokens", task "causal_lm", `vocab_size`, `bytes_per_token`,
+        `chars_per_token`, `chars_per_id`) and the
         `tokenizer`.
 
     Raises:
@@ -245,12 +289,19 @@ def load_text(
     train_chars = bounds["train"][1]
     train_tokens = token_bounds["train"][1]
     spec = DataSpec((seq_len,), task="causal_lm", kind="tokens", vocab_size=tok.vocab_size, name=name,
-                    bytes_per_token=round(len(text[:train_chars].encode("utf-8")) / max(1, train_tokens), 6))
+                    bytes_per_token=round(len(text[:train_chars].encode("utf-8")) / max(1, train_tokens), 6),
+                    chars_per_token=round(train_chars / max(1, train_tokens), 6),
+                    chars_per_id=tuple(int(c) for c in tok.chars_per_id()))
     options = {**(options or {}), "seq_len": seq_len, "tokenizer": recorded}
-    pipes = {split: make_pipeline(x, y, batch_size=batch_size, shuffle=split == "train", seed=seed,
-                                  dtype="int32") for split, (x, y) in arrays.items()}
-    data = Data(train=pipes["train"], validation=pipes.get("validation"), test=pipes.get("test"), spec=spec,
-                source=source, options=options, arrays=arrays, tokenizer=tok,
+    pipes = {split: make_pipeline(x, y, batch_size=batch_size, shuffle=False, dtype="int32")
+             for split, (x, y) in arrays.items() if split != "train"}
+
+    def train_pipeline(batch_size: int = batch_size, seed: int = seed):
+        return random_windows(tokens, *token_bounds["train"], seq_len, count=len(arrays["train"][0]),
+                              batch_size=batch_size, seed=seed)
+
+    data = Data(train=train_pipeline(), validation=pipes.get("validation"), test=pipes.get("test"), spec=spec,
+                source=source, options=options, arrays=arrays, tokenizer=tok, train_pipeline=train_pipeline,
                 text={"tokens": tokens, "bounds": token_bounds, "chars": bounds, "text": text})
     return data
 

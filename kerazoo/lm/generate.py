@@ -1,11 +1,13 @@
-"""Text generation with KerasHub's samplers and a key/value cache.
+"""Text generation: a prompt continued by a language model, any number of tokens, streamed if asked.
 
-`generate` runs a KerasHub sampler (`GreedySampler`, `TopKSampler`, `TopPSampler`)
-over a token buffer, with a `next` function that feeds one token at a time
-through the model's cached path (`call_with_cache`, compiled once with
-`tf.function`): attention reads earlier keys and values from the cache instead
-of recomputing the prefix. `cache=False` runs the whole buffer through the model
-at every step instead; greedy decoding gives the same tokens either way.
+`generate` tokenizes the prompts, fills a window of token ids and runs the
+compiled sampling loop of `kerazoo.lm.decoding` over it (the whole loop in one
+`tf.function` with XLA, the key/value cache of KerasHub's
+`CachedMultiHeadAttention` inside it) in chunks of `CHUNK` tokens, decoding
+and streaming the text between chunks. Past the model's context the window
+slides: the model reads the last `context - slide + 1` to `context` tokens.
+`cache=False` runs the whole window through the model at every step instead;
+the two give the same tokens.
 """
 
 from __future__ import annotations
@@ -16,38 +18,37 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["generate", "SAMPLERS", "make_sampler", "resolve_model_and_tokenizer"]
+from kerazoo.lm.decoding import SAMPLERS
 
-SAMPLERS = ("greedy", "top_k", "top_p")
+__all__ = ["generate", "SAMPLERS", "CHUNK", "STREAM_CHUNK", "XLA_FROM", "check_sampler", "window_length", "resolve_model_and_tokenizer"]
+
+#: The most tokens a compiled call draws before Python has the hand back.
+CHUNK = 32
+#: Tokens a compiled call draws between two pieces of streamed text.
+STREAM_CHUNK = 8
+#: `jit_compile="auto"` compiles with XLA from this many new tokens (all rows together): XLA
+#: draws tokens about 7x faster but takes seconds longer to compile (benchmarks/lm_throughput.py).
+XLA_FROM = 512
 
 
-def make_sampler(sampler: str = "greedy", *, temperature: float = 1.0, k: int = 10, p: float = 0.9,
-                 seed: int | None = None):
-    """A KerasHub sampler by name: `"greedy"`, `"top_k"` (the `k` likeliest) or `"top_p"` (nucleus `p`).
+def check_sampler(sampler: str = "greedy", *, temperature: float = 1.0, k: int = 10, p: float = 0.9) -> None:
+    """Refuse a sampler setting that cannot work, naming it: `"greedy"`, `"top_k"` (the `k` likeliest), `"top_p"`.
 
     Example:
-    >>> type(make_sampler("top_k", k=5, seed=0)).__name__
-    'TopKSampler'
-    >>> make_sampler("beam")
+    >>> check_sampler("top_k", k=5)
+    >>> check_sampler("beam")
     Traceback (most recent call last):
     ...
     ValueError: sampler must be one of ['greedy', 'top_k', 'top_p'], got 'beam'
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {list(SAMPLERS)}, got {sampler!r}")
-    if not isinstance(temperature, (int, float)) or temperature <= 0:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
-    import keras_hub
-
-    if sampler == "greedy":
-        return keras_hub.samplers.GreedySampler(temperature=temperature)
-    if sampler == "top_k":
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        return keras_hub.samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
-    if not 0.0 < p <= 1.0:
+    if sampler == "top_k" and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if sampler == "top_p" and not (isinstance(p, (int, float)) and 0.0 < p <= 1.0):
         raise ValueError(f"p must be in (0, 1], got {p!r}")
-    return keras_hub.samplers.TopPSampler(p=p, seed=seed, temperature=temperature)
 
 
 def resolve_model_and_tokenizer(model_or_run: Any, tokenizer: Any = None):
@@ -102,30 +103,6 @@ class _Stream:
             self.text = text
 
 
-_STEPS: dict = {}
-
-
-def _step_functions(model):
-    """The compiled cached step and the compiled full forward pass of a model (made once per model)."""
-    key = id(model)
-    if key not in _STEPS or _STEPS[key][0] is not model:
-        import tensorflow as tf
-
-        from kerazoo.lm.model import call_with_cache
-
-        @tf.function(reduce_retracing=True)
-        def cached(tokens, cache, index):
-            return call_with_cache(model, tokens, cache, index)
-
-        @tf.function(reduce_retracing=True)
-        def full(tokens):
-            return model(tokens, training=False)
-
-        _STEPS.clear()  # one model at a time: do not keep old models alive
-        _STEPS[key] = (model, cached, full)
-    return _STEPS[key][1:]
-
-
 def generate(
     model_or_run: Any,
     prompt: str | list,
@@ -137,16 +114,26 @@ def generate(
     p: float = 0.9,
     seed: int | None = None,
     cache: bool = True,
+    slide: int | None = None,
+    jit_compile: bool | str = "auto",
     tokenizer: Any = None,
     stream: Callable[[str], None] | None = None,
 ) -> str | list:
-    """Continue a prompt with a trained language model.
+    """Continue a prompt with a trained language model, for any number of tokens.
+
+    The whole sampling loop runs compiled (`kerazoo.lm.decoding`), in chunks of
+    `CHUNK` tokens (`STREAM_CHUNK` when streaming). Beyond the model's context
+    the window slides: when it is full, its oldest `slide` tokens leave and
+    the cache is recomputed from the rest, so every new token is predicted
+    from the last `context - slide + 1` to `context` tokens (with `slide=1`,
+    exactly the last `context`; each token past the context then costs a pass
+    over the whole window).
 
     Args:
         model_or_run: a run directory (its model and tokenizer), a `Run`, or
             a zoo `gpt` model (with `tokenizer`, else bytes).
         prompt: the text to continue, or a list of texts (one batch).
-        max_new_tokens: tokens to generate. Defaults to 200.
+        max_new_tokens: tokens to generate, any number. Defaults to 200.
         sampler: "greedy" (the likeliest token), "top_k" (sample among the `k`
             likeliest) or "top_p" (sample among the likeliest whose
             probabilities add up to `p`). Defaults to "greedy".
@@ -157,6 +144,11 @@ def generate(
             to None (fresh randomness).
         cache: reuse keys and values of earlier positions (KerasHub's
             `CachedMultiHeadAttention`). Defaults to True.
+        slide: the tokens that leave a full window at once, in `[1, context)`.
+            Defaults to None: an eighth of the context.
+        jit_compile: compile the loop with XLA (`True`), without (`False`), or
+            `"auto"`: with XLA from `XLA_FROM` new tokens, where its faster
+            tokens repay its longer compilation. Defaults to "auto".
         tokenizer: a `Tokenizer` or a folder holding one; a run brings its own.
         stream: called with each new piece of text as soon as it is decoded
             (a single prompt only), e.g. `print(piece, end="", flush=True)`.
@@ -167,7 +159,7 @@ def generate(
 
     Raises:
         ValueError: an empty prompt, a prompt longer than the model's context,
-            more new tokens than the context leaves, or a bad sampler setting.
+            a bad `max_new_tokens`, `slide`, `jit_compile` or sampler setting.
 
     Example:
     >>> from kerazoo import build
@@ -175,17 +167,18 @@ def generate(
     >>> a = generate(model, "def ", max_new_tokens=8, sampler="top_k", seed=1)
     >>> a == generate(model, "def ", max_new_tokens=8, sampler="top_k", seed=1)
     True
+    >>> page = generate(model, "def ", max_new_tokens=300, slide=64)  # past the 256-token context
     >>> generate(model, "x" * 300, max_new_tokens=1)
     Traceback (most recent call last):
     ...
     ValueError: the prompt is 300 tokens, longer than the model's context of 256 tokens; shorten it
     """
-    from keras import ops
-
+    from kerazoo.lm.decoding import decoder
     from kerazoo.lm.model import context_length, empty_cache
 
     if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+    check_sampler(sampler, temperature=temperature, k=k, p=p)
     model, tokenizer = resolve_model_and_tokenizer(model_or_run, tokenizer)
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if not prompts or not all(isinstance(t, str) for t in prompts):
@@ -200,40 +193,48 @@ def generate(
     if longest > context:
         raise ValueError(f"the prompt is {longest} tokens, longer than the model's context of {context} "
                          f"tokens; shorten it")
-    if longest + max_new_tokens > context:
-        raise ValueError(f"the prompt ({longest} tokens) and max_new_tokens={max_new_tokens} exceed the model's "
-                         f"context of {context} tokens; ask for at most {context - longest} new tokens")
-    picker = make_sampler(sampler, temperature=temperature, k=k, p=p, seed=seed)
     total = longest + max_new_tokens
-    buffer = np.zeros((len(ids), total), "int32")
-    mask = np.zeros((len(ids), total), bool)
+    width = window_length(total, context)
+    slide = context // 8 if slide is None else slide
+    if isinstance(slide, bool) or not isinstance(slide, int) or not 1 <= slide < context:
+        raise ValueError(f"slide must be an int in [1, {context - 1}] (the context holds {context} tokens), "
+                         f"got {slide!r}")
+    batch = len(ids)
+    buffer = np.zeros((batch, width), "int32")
+    kept = np.zeros((batch, width), bool)
     for row, i in enumerate(ids):
         buffer[row, :len(i)] = i
-        mask[row, :len(i)] = True
-    cached_step, full = _step_functions(model)
+        kept[row, :len(i)] = True
+    kept[:, :shortest] = False  # positions before the first drawn one are never looked at again
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}")
+    xla = batch * max_new_tokens >= XLA_FROM if jit_compile == "auto" else jit_compile
+    run = decoder(model, cache=cache, sampler=sampler, k=k, slide=slide, chunk=CHUNK, jit_compile=xla)
+    kv = empty_cache(model, batch, width) if cache else np.zeros((1,), "float32")
+    seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed) % 2**31
+    state = (buffer, kept, kv, np.int32(shortest), np.array([seed, 0], "int32"), np.int32(0))
+    sequence = [buffer[:, :shortest]]
     streamer = _Stream(stream, tokenizer, len(ids[0]))
-    batch = len(ids)
-
-    if cache:
-        kv = empty_cache(model, batch, total)
-        _, kv = cached_step(ops.convert_to_tensor(buffer), kv, ops.convert_to_tensor(0, "int32"))
-
-        def next_logits(tokens, kv, index):
-            streamer.upto(tokens, int(index))
-            last = ops.slice(tokens, [0, index - 1], [batch, 1])
-            logits, kv = cached_step(last, kv, index - 1)
-            return logits[:, 0, :], None, kv
-    else:
-        kv = None
-
-        def next_logits(tokens, kv, index):
-            streamer.upto(tokens, int(index))
-            logits = full(tokens)
-            return ops.take(logits, index - 1, axis=1), None, kv
-
-    out = picker(next_logits, ops.convert_to_tensor(buffer), cache=kv, index=shortest,
-                 mask=ops.convert_to_tensor(mask), model=model)
-    out = np.asarray(out)
-    streamer.upto(out, total, final=True)
+    done = shortest
+    while done < total:
+        steps = min(CHUNK if stream is None else STREAM_CHUNK, total - done)
+        *state, tokens = run(*state, np.int32(shortest), np.int32(steps), np.float32(temperature), np.float32(p))
+        sequence.append(np.asarray(tokens)[:, :steps])
+        done += steps
+        streamer.upto(np.concatenate(sequence, axis=1), done, final=done == total)
+    out = np.concatenate(sequence, axis=1)
     texts = [tokenizer.decode(out[row, len(i):len(i) + max_new_tokens]) for row, i in enumerate(ids)]
     return texts[0] if isinstance(prompt, str) else texts
+
+
+def window_length(total: int, context: int) -> int:
+    """The tokens a generation's window holds: the context, or fewer when the text fits in fewer.
+
+    A power of two from 64 up (so a handful of shapes are compiled), never
+    beyond the context.
+
+    Example:
+    >>> window_length(116, 512), window_length(2016, 512), window_length(10, 16)
+    (128, 512, 16)
+    """
+    return min(context, max(64, 1 << (total - 1).bit_length()))

@@ -1,4 +1,4 @@
-"""Language-model metrics on next-token logits: perplexity and bits per byte.
+"""Language-model metrics on next-token logits: perplexity, bits per byte and bits per character.
 
 Both are registered serializable Keras metrics, so a run's `model.keras` loads
 back with them. They take integer targets `(batch, steps)` and logits
@@ -13,7 +13,7 @@ import math
 import keras
 from keras import ops
 
-__all__ = ["Perplexity", "BitsPerByte"]
+__all__ = ["Perplexity", "BitsPerByte", "BitsPerCharacter"]
 
 
 class _TokenCrossEntropy(keras.metrics.Metric):
@@ -90,3 +90,57 @@ class BitsPerByte(_TokenCrossEntropy):
 
     def get_config(self):
         return {**super().get_config(), "bytes_per_token": self.bytes_per_token}
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class BitsPerCharacter(_TokenCrossEntropy):
+    """The next-token cross-entropy in bits, per character of text: one unit whatever the tokenizer.
+
+    The summed bits over the summed characters the target tokens stand for:
+    with `chars_per_id` (the data spec's, from `Tokenizer.chars_per_id`)
+    every block counts its own characters, so a subword model, a byte model
+    and a compressor compare on the same text; without it, tokens count
+    `chars_per_token` characters each.
+
+    Args:
+        chars_per_token: the characters a token stands for, on average.
+            Defaults to 1.
+        chars_per_id: the characters each token id stands for. Defaults to
+            None (every token counts `chars_per_token`).
+
+    Example:
+    >>> import numpy as np
+    >>> m = BitsPerCharacter(chars_per_token=4.0)  # subwords of 4 characters on average
+    >>> m.update_state(np.array([[0, 1]]), np.zeros((1, 2, 256), "float32"))  # 8 bits a token
+    >>> round(float(m.result()), 4)
+    2.0
+    >>> m = BitsPerCharacter(chars_per_id=[1.0] * 128 + [0.0] * 64 + [1.0] * 64)  # UTF-8 bytes
+    >>> m.update_state(np.array([[195, 169]]), np.zeros((1, 2, 256), "float32"))  # "é": 2 bytes, 1 character
+    >>> round(float(m.result()), 4)
+    16.0
+    """
+
+    def __init__(self, chars_per_token: float = 1.0, chars_per_id=None, name: str = "bits_per_char", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.chars_per_token = float(chars_per_token)
+        self.chars_per_id = None if chars_per_id is None else [float(c) for c in chars_per_id]
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.chars_per_id is None:
+            return super().update_state(y_true, y_pred, sample_weight)
+        table = ops.convert_to_tensor(self.chars_per_id, dtype="float32")
+        chars = ops.take(table, ops.cast(y_true, "int32"))
+        losses = keras.losses.sparse_categorical_crossentropy(ops.cast(y_true, "int32"), ops.cast(y_pred, "float32"),
+                                                              from_logits=True)
+        if sample_weight is not None:
+            weights = ops.broadcast_to(ops.cast(sample_weight, "float32"), ops.shape(losses))
+            losses, chars = losses * weights, chars * weights
+        self.total.assign_add(ops.sum(losses))
+        self.count.assign_add(ops.sum(chars))
+
+    def result(self):
+        scale = 1.0 if self.chars_per_id is not None else self.chars_per_token
+        return self.nats() / (math.log(2.0) * scale)
+
+    def get_config(self):
+        return {**super().get_config(), "chars_per_token": self.chars_per_token, "chars_per_id": self.chars_per_id}

@@ -152,16 +152,25 @@ def context_length(model) -> int:
     return int(gpt_layers(model)["positions"].sequence_length)
 
 
-def empty_cache(model, batch_size: int, length: int):
-    """A zero key/value cache `(batch, layers, 2, length, heads, head_dim)` for `call_with_cache`."""
+def empty_cache(model, batch_size: int, length: int) -> tuple:
+    """A zero key/value cache for `call_with_cache`: one `(batch, 2, length, heads, head_dim)` tensor per block.
+
+    One tensor a block rather than one stacked tensor: a compiled loop then
+    updates each in place instead of copying the whole cache at every token.
+
+    Example:
+    >>> from kerazoo import build
+    >>> [tuple(c.shape) for c in empty_cache(build("gpt-nano", compile=False), 1, 16)]
+    [(1, 2, 16, 4, 16), (1, 2, 16, 4, 16)]
+    """
     from keras import ops
 
-    parts = gpt_layers(model)
     from kerazoo.compat import self_attention
 
-    attention = self_attention(parts["blocks"][0])
-    shape = (batch_size, len(parts["blocks"]), 2, length, attention.num_heads, attention.key_dim)
-    return ops.zeros(shape, dtype=parts["blocks"][0].compute_dtype)
+    blocks = gpt_layers(model)["blocks"]
+    attention = self_attention(blocks[0])
+    shape = (batch_size, 2, length, attention.num_heads, attention.key_dim)
+    return tuple(ops.zeros(shape, dtype=blocks[0].compute_dtype) for _ in blocks)
 
 
 def call_with_cache(model, token_ids, cache, index):
@@ -175,11 +184,21 @@ def call_with_cache(model, token_ids, cache, index):
     Args:
         model: a zoo `gpt`.
         token_ids: int tokens `(batch, n)`, at positions `index ... index + n - 1`.
-        cache: the cache from `empty_cache` (or the previous call).
+        cache: the cache from `empty_cache` (or the previous call): a tensor a block.
         index: the position of the first token.
 
     Returns:
         `(logits, cache)`: logits `(batch, n, vocab)` and the updated cache.
+
+    Example:
+    >>> import numpy as np
+    >>> from kerazoo import build
+    >>> model = build("gpt-nano", compile=False)
+    >>> tokens = np.array([[72, 105, 33]], "int32")
+    >>> first, cache = call_with_cache(model, tokens[:, :2], empty_cache(model, 1, 8), 0)
+    >>> last, cache = call_with_cache(model, tokens[:, 2:], cache, 2)
+    >>> bool(np.allclose(last[:, 0], model(tokens)[:, 2], atol=1e-5))
+    True
     """
     from keras import ops
 
@@ -187,10 +206,9 @@ def call_with_cache(model, token_ids, cache, index):
     x = parts["embedding"](token_ids)
     x = x + parts["positions"](x, start_index=index)
     caches = []
-    for i, block in enumerate(parts["blocks"]):
-        x, layer_cache = block(x, self_attention_cache=cache[:, i, ...],
-                               self_attention_cache_update_index=index)
+    for block, layer_cache in zip(parts["blocks"], cache):
+        x, layer_cache = block(x, self_attention_cache=layer_cache, self_attention_cache_update_index=index)
         caches.append(layer_cache)
     x = parts["norm"](x)
     logits = ops.cast(parts["embedding"](x, reverse=True), "float32")
-    return logits, ops.stack(caches, axis=1)
+    return logits, tuple(caches)

@@ -107,6 +107,34 @@ class Tokenizer:
         out = out.numpy() if hasattr(out, "numpy") else out
         return out.decode("utf-8", errors="replace") if isinstance(out, bytes) else str(out)
 
+    def chars_per_id(self) -> np.ndarray:
+        """The characters of text each token id stands for: what bits per character count.
+
+        A byte that starts a character (ASCII or a UTF-8 lead byte) counts 1,
+        a continuation byte 0; a SentencePiece piece counts its characters
+        (its byte-fallback pieces as bytes); control ids count 0. The sum over
+        a text's ids is its length in characters (a SentencePiece text one
+        more: the space the encoder puts before it).
+
+        Example:
+        >>> tok = Tokenizer()
+        >>> text = "naïve café"
+        >>> int(tok.chars_per_id()[tok.encode(text)].sum()), len(text), len(text.encode())
+        (10, 10, 12)
+        """
+        def byte_chars(b: int) -> int:
+            return 0 if 0x80 <= b < 0xC0 else 1
+
+        if self.kind == "byte":
+            return np.array([byte_chars(b) for b in range(256)], "float32")
+        import sentencepiece as spm
+
+        model = spm.SentencePieceProcessor(model_proto=self.proto)
+        counts = [0 if model.is_control(i) or model.is_unknown(i) else
+                  byte_chars(int(model.id_to_piece(i)[3:5], 16)) if model.is_byte(i) else len(model.id_to_piece(i))
+                  for i in range(model.get_piece_size())]
+        return np.array(counts, "float32")
+
     def config(self) -> dict:
         """What `tokenizer.json` holds."""
         return {"kind": self.kind, "vocab_size": self.vocab_size, "bytes_per_token": self.bytes_per_token,
