@@ -228,6 +228,22 @@ def test_a_bad_folds_value_fails_with_one_line_before_anything_is_written(folds,
         load_job({"model": "mlp", "data": "iris", "objective": {"name": "val_accuracy", "folds": 1}})
 
 
+@pytest.mark.parametrize("setting,message", [
+    ({"trials_per_worker": 0}, "trials_per_worker must be a positive int, got 0"),
+    ({"worker_memory": -1}, "worker_memory must be a positive number of MiB or None, got -1"),
+    ({"isolate_trials": "yes"}, "isolate_trials must be True, False or None (workers where they can run), got 'yes'"),
+])
+def test_bad_worker_settings_fail_with_one_line_before_anything_is_written(setting, message, iris, tmp_path):
+    from tuning import JobError, load_job, search
+
+    with pytest.raises(ValueError) as err:
+        search("mlp", iris, directory=tmp_path / "s", log=None, **setting)
+    assert str(err.value) == message and not (tmp_path / "s").exists()
+    name, value = next(iter(setting.items()))
+    with pytest.raises(JobError, match=f"^job: {name}: expected "):
+        load_job({"model": "mlp", "data": "iris", name: value})
+
+
 def test_seed_zero_is_a_seed():
     import keras_tuner as kt
 
@@ -250,8 +266,10 @@ def test_resume_continues_extends_and_refuses_a_changed_search(iris, tmp_path):
     kw = dict(tuner="random", epochs=1, space=CONTRAST, directory=tmp_path / "s", tensorboard=False,
               isolate_trials=False, log=None)
     first = search("mlp", iris, max_trials=1, **kw)
-    again = search("mlp", iris, max_trials=2, **kw)  # resumes: trial 0 is not run again
+    lines = []
+    again = search("mlp", iris, max_trials=2, **{**kw, "log": lines.append})  # resumes: trial 0 is not run again
     assert [r["trial_id"] for r in again.trials] == ["0", "1"]
+    assert [li.split(" done")[0] for li in lines if li.startswith("trial ")] == ["trial 2/2"]  # counts the first
     assert again.trials[0]["starts"] == 1 and again.trials[0]["score"] == first.trials[0]["score"]
     changed = {**CONTRAST, "width": [8, 64]}
     with pytest.raises(ValueError, match=r"holds a different search \(changed: space \(width\)\); pass --overwrite"):

@@ -195,7 +195,7 @@ def run_job(
         return None
     log("")
     log(result.table())
-    log(f"\ntrials: {output / 'trials.csv'}, {output / 'trials.json'}")
+    log(f"\ntrials: {output / 'trials.csv'}, {output / 'trials.json'}, {output / 'search.png'}")
     if not job.retrain:
         log(f"best:   {output / 'best.json'}  (kerazoo train --config {output / 'best.json'})")
         return JobResult(search=result, best_config=result.best_config, best_path=output / "best.json")

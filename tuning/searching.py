@@ -204,6 +204,12 @@ def search(
                         ("trials_per_worker", trials_per_worker)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if worker_memory is not None and (isinstance(worker_memory, bool) or not isinstance(worker_memory, (int, float))
+                                      or worker_memory <= 0):
+        raise ValueError(f"worker_memory must be a positive number of MiB or None, got {worker_memory!r}")
+    if isolate_trials not in (None, True, False):
+        raise ValueError(f"isolate_trials must be True, False or None (workers where they can run), "
+                         f"got {isolate_trials!r}")
     if tuner == "hyperband" and hyperband_factor < 2:
         raise ValueError(f"hyperband_factor must be 2 or more, got {hyperband_factor}")
     if role is None:
@@ -288,9 +294,6 @@ def _workers(model_name: str, data, directory: Path, *, isolate_trials, trials_p
 
     if isolate_trials is False:
         return None
-    if worker_memory is not None and (isinstance(worker_memory, bool) or not isinstance(worker_memory, (int, float))
-                                      or worker_memory <= 0):
-        raise ValueError(f"worker_memory must be a positive number of MiB or None, got {worker_memory!r}")
     problem = isolation_problem(model_name, data)
     if problem is not None:
         if isolate_trials:
