@@ -208,7 +208,7 @@ def render(saved: dict) -> str:
     """The memory table: the whole tree per mode, the searching process alone, wall time; the plain-Keras loop."""
     r = saved["result"]
     modes = {m["mode"]: m for m in r["modes"]}
-    per = r.get("trials_per_worker", 10)
+    per = r.get("trials_per_worker", 8)
     label = {"workers": f"recycled workers, {per} trials each (default)",
              "inprocess": "trials in the searching process (`isolate_trials=False`)",
              "subprocess": "a fresh process per trial (`trials_per_worker=1`)"}
@@ -252,7 +252,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["workers", "inprocess"])
     parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--trials-per-worker", type=int, default=10, help="the workers' trial limit")
+    parser.add_argument("--trials-per-worker", type=int, default=8, help="the workers' trial limit")
     parser.add_argument("--quick", action="store_true", help="12 trials, a worker replaced every 5")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--model", default="cnn")

@@ -14,7 +14,7 @@ seed: 0                         # splits, oracle, weights and shuffling
 output: runs/tune-digits-cnn    # the search directory
 winner: {retrain: true, merge_validation: true, epochs: null, patience: 10, export: null}
 isolate_trials: true            # trials in recycled worker processes (false: in this process, for debugging)
-trials_per_worker: 10           # a worker is replaced after this many trials...
+trials_per_worker: 8            # a worker is replaced after this many trials...
 worker_memory: null             # ...or once its memory passes this many MiB
 ```
 
@@ -69,7 +69,7 @@ class Job:
     output: str = ""
     precision: str | None = None
     isolate_trials: bool | None = None
-    trials_per_worker: int = 10
+    trials_per_worker: int = 8
     worker_memory: float | None = None
     tensorboard: bool = True
     retrain: bool = True

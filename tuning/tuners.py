@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
@@ -46,15 +47,24 @@ def release_freed_memory() -> bool:
     >>> release_freed_memory() == (platform.libc_ver()[0] == "glibc")  # True on glibc, False elsewhere
     True
     """
-    import ctypes
-    import ctypes.util
-
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = _libc()
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The C library, found once: `find_library` runs `ldconfig` in a child process (a fork of a large process)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
 
 
 def oracle_seed(seed: int | None) -> int | None:
