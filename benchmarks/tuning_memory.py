@@ -1,9 +1,11 @@
-"""Memory across a 20-trial search, the whole process tree: trials in-process vs each trial in a fresh process.
+"""Memory and wall time across a 40-trial search, the whole process tree: the default (recycled workers) vs in-process.
 
-In-process, KerasTuner clears the Keras session before each trial; memory may still
-grow trial by trial (keras-tuner issues #395, #873, #1031). With `isolate_trials`,
-each trial runs in a fresh Python process, so the searching process stays flat and
-every trial starts from a clean one, at the price of a TensorFlow import per trial.
+In-process (`isolate_trials=False`), KerasTuner clears the Keras session before each
+trial; memory still grows trial by trial (keras-tuner issues #395, #873, #1031). By
+default the trials run in recycled worker processes (`tuning.workers`): a worker runs
+`trials_per_worker` trials, then a fresh one replaces it, so memory stays bounded and a
+TensorFlow import and a data load are paid once a worker. A third search mode,
+`subprocess`, is a fresh process per trial (`trials_per_worker=1`).
 The model's architecture is fixed (only training settings and regularization vary),
 so any growth is leakage, not bigger models.
 
@@ -21,8 +23,9 @@ KerasTuner: the search's `cnn` built, then plain Keras: `compile`, 40
 `--trials` times; it reports the process's RSS after each model and the growth
 per model (a least-squares slope from model 3 on).
 
-    python benchmarks/tuning_memory.py                      # the three modes, 20 trials each (Linux: /proc)
-    python benchmarks/tuning_memory.py --modes inprocess --trials 5 --no-save
+    python benchmarks/tuning_memory.py                      # workers and in-process, 40 trials each (Linux: /proc)
+    python benchmarks/tuning_memory.py --quick              # 12 trials, a worker replaced every 5
+    python benchmarks/tuning_memory.py --modes workers subprocess inprocess keras-loop --trials 20
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import footer, options, publish  # noqa: E402
 
-MODES = ("inprocess", "subprocess", "keras-loop")
+MODES = ("workers", "inprocess", "subprocess", "keras-loop")
 SPACE = {"filters": [32, 64, 128], "dense_units": 64, "batch_size": 32,
          "dropout": {"type": "float", "min_value": 0.0, "max_value": 0.5},
          "l2": [0.0, 1e-5, 1e-4], "pooling": ["avg", "max"]}
@@ -96,7 +99,7 @@ def watch(command: list[str], interval: float) -> list[tuple[float, int, int, in
     return samples
 
 
-def run_search(mode: str, trials: int, epochs: int, model: str, data_name: str) -> dict:
+def run_search(mode: str, trials: int, epochs: int, model: str, data_name: str, trials_per_worker: int) -> dict:
     """One search in this process; per trial its end time and the searching process's own memory."""
     from kerazoo import load_data
     from tuning import search
@@ -115,8 +118,8 @@ def run_search(mode: str, trials: int, epochs: int, model: str, data_name: str) 
     data = load_data(data_name, seed=0)
     start = time.perf_counter()
     search(model, data, tuner="random", max_trials=trials, epochs=epochs, space=SPACE,
-           directory=tempfile.mkdtemp(prefix=f"mem-{mode}-"), seed=0, isolate_trials=mode == "subprocess",
-           tensorboard=False, log=None)
+           directory=tempfile.mkdtemp(prefix=f"mem-{mode}-"), seed=0, isolate_trials=mode != "inprocess",
+           trials_per_worker=1 if mode == "subprocess" else trials_per_worker, tensorboard=False, log=None)
     return {"mode": mode, "seconds": round(time.perf_counter() - start, 1), "rows": rows}
 
 
@@ -159,7 +162,7 @@ def _slope(values: list[float]) -> float:
 
 
 def summarize(inner: dict, samples: list) -> dict:
-    """Each trial's tree peaks from the samples, and the growth figures."""
+    """Each trial's tree peaks from the samples, and the growth figures (from trial 5, or 3 in a short run)."""
     start = samples[0][0] if samples else 0.0
     prev = start
     for row in inner["rows"]:
@@ -171,28 +174,30 @@ def summarize(inner: dict, samples: list) -> dict:
         prev = row.pop("end")
     rows = inner["rows"]
     out = {**inner, "tree_peak_rss_kb": max(s[1] for s in samples), "tree_peak_anon_kb": max(s[2] for s in samples)}
-    if len(rows) >= 3:
-        first, last = rows[2], rows[-1]
+    if len(rows) >= 4:
+        out["ref_trial"] = ref = 5 if len(rows) >= 8 else 3
+        first, last = rows[ref - 1], rows[-1]
         for key in ("tree_rss_kb", "tree_anon_kb", "peak_kb"):
             out[f"growth_{key}"] = round((last[key] - first[key]) / first[key], 4)
         out["mib_per_trial"] = round(_slope([r["rss_kb"] / 1024 for r in rows[2:]]), 1)
     return out
 
 
-def measure(modes, trials: int, epochs: int, model: str, data: str, interval: float) -> dict:
+def measure(modes, trials: int, epochs: int, model: str, data: str, interval: float, trials_per_worker: int) -> dict:
     results = []
     for mode in modes:  # each in a fresh process, so that none inherits another's memory
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
             out = f.name
         samples = watch([sys.executable, __file__, "--inner", mode, "--trials", str(trials), "--epochs", str(epochs),
-                         "--model", model, "--data", data, "--json", out], interval)
+                         "--model", model, "--data", data, "--trials-per-worker", str(trials_per_worker),
+                         "--json", out], interval)
         results.append(summarize(json.loads(Path(out).read_text()), samples))
         os.unlink(out)
         r = results[-1]
         print(f"{mode}: {len(r['rows'])} trials in {r['seconds']:.0f} s; tree peak RSS "
               f"{r['tree_peak_rss_kb'] / 1024:.0f} MiB", flush=True)
     return {"model": model, "data": data, "trials": trials, "epochs": epochs, "interval_s": interval,
-            "modes": results}
+            "trials_per_worker": trials_per_worker, "modes": results}
 
 
 def _mib(kb) -> str:
@@ -200,40 +205,38 @@ def _mib(kb) -> str:
 
 
 def render(saved: dict) -> str:
-    """The README's memory table: the whole tree per mode, the searching process alone, and the plain-Keras loop."""
+    """The memory table: the whole tree per mode, the searching process alone, wall time; the plain-Keras loop."""
     r = saved["result"]
     modes = {m["mode"]: m for m in r["modes"]}
-    label = {"inprocess": "trials in the searching process (default)",
-             "subprocess": "`isolate_trials=True` (a fresh process per trial)"}
-    lines = ["| mode | whole tree: RSS summed, trial 3 | last trial | growth | of which anonymous, trial 3 → last "
-             "| searching process alone: peak RSS, trial 3 → last | wall time |",
+    per = r.get("trials_per_worker", 8)
+    label = {"workers": f"recycled workers, {per} trials each (default)",
+             "inprocess": "trials in the searching process (`isolate_trials=False`)",
+             "subprocess": "a fresh process per trial (`trials_per_worker=1`)"}
+    ref = next((m.get("ref_trial", 3) for m in modes.values() if m["mode"] in label), 3)
+    base = modes.get("inprocess", {}).get("seconds")
+    lines = [f"| mode | whole tree: RSS summed, trial {ref} | last trial | growth | of which anonymous, trial {ref} → "
+             f"last | searching process alone: peak RSS, trial {ref} → last | wall time |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name in ("inprocess", "subprocess"):
+    for name in ("workers", "inprocess", "subprocess"):
         if name in modes:
             m = modes[name]
-            first, last = m["rows"][2], m["rows"][-1]
+            first, last = m["rows"][ref - 1], m["rows"][-1]
+            wall = f"{m['seconds']:.0f} s" + (f" ({m['seconds'] / base:.2f}×)" if base and name != "inprocess" else "")
             lines.append(f"| {label[name]} | {_mib(first['tree_rss_kb'])} | {_mib(last['tree_rss_kb'])} | "
                          f"**{m['growth_tree_rss_kb']:+.1%}** | {_mib(first['tree_anon_kb'])} → "
                          f"{_mib(last['tree_anon_kb'])} ({m['growth_tree_anon_kb']:+.1%}) | {_mib(first['peak_kb'])} → "
-                         f"{_mib(last['peak_kb'])} ({m['growth_peak_kb']:+.1%}) | {m['seconds']:.0f} s |")
-    tops = [f"{_mib(modes[m]['tree_peak_rss_kb'])} ({label[m].split(' (')[0]})" for m in ("inprocess", "subprocess")
-             if m in modes]
+                         f"{_mib(last['peak_kb'])} ({m['growth_peak_kb']:+.1%}) | {wall} |")
+    tops = [f"{_mib(modes[m]['tree_peak_rss_kb'])} ({label[m].split(' (')[0]})" for m in label if m in modes]
     text = [f"The whole tree's peak: {', '.join(tops)} (RSS summed: the shared libraries count once per process)."
             ] if tops else []
-    if "subprocess" in modes:
-        peaks = [row["child_peak_kb"] for row in modes["subprocess"]["rows"] if row["child_peak_kb"]]
-        text.append(f"Each trial process peaked at {min(peaks) / 1024:,.0f}-{_mib(max(peaks))} "
-                    f"(trials 1 to {len(peaks)}).")
+    for name in ("workers", "subprocess"):
+        if name in modes:
+            peaks = [row["child_peak_kb"] for row in modes[name]["rows"] if row["child_peak_kb"]]
+            what = "Each worker" if name == "workers" else "Each trial process"
+            text.append(f"{what} peaked at {min(peaks) / 1024:,.0f}-{_mib(max(peaks))} (trials 1 to {len(peaks)}).")
     if "inprocess" in modes:
         text.append(f"In-process, the searching process grows by about {modes['inprocess']['mib_per_trial']:.0f} "
                     f"MiB a trial (a least-squares slope of its RSS from trial 3 on).")
-    if {"inprocess", "subprocess"} <= set(modes) and modes["inprocess"]["mib_per_trial"] > 0:
-        inproc, iso = modes["inprocess"]["rows"][2], modes["subprocess"]["rows"][2]
-        gap = (iso["tree_rss_kb"] - inproc["tree_rss_kb"]) / 1024
-        if gap > 0:
-            text.append(f"Two processes hold more than one at first, but at that rate the "
-                        f"in-process tree passes the isolated one after about "
-                        f"{3 + gap / modes['inprocess']['mib_per_trial']:.0f} trials.")
     if "keras-loop" in modes:
         k = modes["keras-loop"]
         text.append(f"Plain Keras, without the zoo's training code or KerasTuner (the `{r['model']}` built, then "
@@ -241,14 +244,16 @@ def render(saved: dict) -> str:
                     f"times): RSS {_mib(k['rows'][2]['rss_kb'])} after model 3, {_mib(k['rows'][-1]['rss_kb'])} "
                     f"after model {len(k['rows'])}, **{k['mib_per_trial']:.0f} MiB a model**.")
     lines += ["", " ".join(text), "", f"`{r['model']}` on {r['data']}, {r['trials']} trials of {r['epochs']} epochs, "
-              f"memory sampled every {r['interval_s']} s. {footer(saved)}"]
+              f"the modes one after the other in one run, memory sampled every {r['interval_s']} s. {footer(saved)}"]
     return "\n".join(lines)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=["workers", "inprocess"])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--trials-per-worker", type=int, default=8, help="the workers' trial limit")
+    parser.add_argument("--quick", action="store_true", help="12 trials, a worker replaced every 5")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--data", default="digits")
@@ -256,12 +261,15 @@ def main(argv=None) -> None:
     parser.add_argument("--inner", choices=MODES, help=argparse.SUPPRESS)  # the watched process
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = options(parser).parse_args(argv)
+    if args.quick:
+        args.trials, args.trials_per_worker = 12, 5
     if args.inner:
         result = (run_keras_loop(args.trials, args.model, args.data) if args.inner == "keras-loop"
-                  else run_search(args.inner, args.trials, args.epochs, args.model, args.data))
+                  else run_search(args.inner, args.trials, args.epochs, args.model, args.data, args.trials_per_worker))
         Path(args.json).write_text(json.dumps(result))
         return
-    result = measure(args.modes, args.trials, args.epochs, args.model, args.data, args.interval)
+    result = measure(args.modes, args.trials, args.epochs, args.model, args.data, args.interval,
+                     args.trials_per_worker)
     publish("tuning_memory", result, args, render)
 
 

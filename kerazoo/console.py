@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 
 __all__ = ["filter_native_log", "native_stderr_filtered", "quiet_tensorflow_import", "progress_verbose",
            "interrupts_between_steps", "training_interrupts", "raise_if_interrupted",
-           "text_table", "format_number"]
+           "text_table", "format_number", "format_duration"]
 
 BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 _RECORD = re.compile(r"^([IWEF])\d{4} [\d:.]+\s+\d+ [\w.\-/]+:\d+\] ")
@@ -223,6 +223,21 @@ def format_number(value: object) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.4f}"
     return str(value)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as a progress line shows it: `42s`, `3m05s`, `2h07m`.
+
+    Example:
+    >>> format_duration(42.4), format_duration(185), format_duration(7620)
+    ('42s', '3m05s', '2h07m')
+    """
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 _TRAINING: list = []  # depth of `training_interrupts` blocks

@@ -59,6 +59,7 @@ def cross_validate(
     validation_split: float = 0.1,
     patience: int = 10,
     callbacks: str | list = "default",
+    augment: Any = None,
     verbose: int | str = 0,
 ) -> CrossValidation:
     """Train a zoo model on k folds and score each held-out fold: mean and std of each metric.
@@ -83,6 +84,7 @@ def cross_validate(
             for early stopping; 0 for none. Defaults to 0.1.
         patience: early stopping's patience. Defaults to 10.
         callbacks: `fit`'s callbacks. Defaults to "default".
+        augment: `fit`'s augmentation. Defaults to None (none).
         verbose: Keras' progress display. Defaults to 0.
 
     Returns:
@@ -137,8 +139,9 @@ def cross_validate(
                            test_data=(x[test_idx], y[test_idx]), **keep)
         keras.utils.set_random_seed(seed + i)
         model = build(model_name, fold.spec, compile=compile, **(overrides or {}))
+        extra = {"augment": augment} if augment is not None else {}
         result = fit(model, fold, epochs=epochs, seed=seed + i, patience=patience, callbacks=callbacks,
-                     verbose=verbose)
+                     verbose=verbose, **extra)
         scores.append(result.metrics["test"])
         log.info("kerazoo: fold %d/%d: %s", i + 1, k,
                  ", ".join(f"{m} {v:.4f}" for m, v in result.metrics["test"].items()))

@@ -1,4 +1,4 @@
-"""Plots a reader would rather look at: learning curves, the confusion matrix, misclassified images.
+"""Plots a reader would rather look at: learning curves, the confusion matrix, misclassified images, a search.
 
 Drawn by matplotlib's Agg canvas, without pyplot, so no display and no global
 backend are touched; each PNG is written atomically.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_confusion_matrix", "plot_misclassified"]
+__all__ = ["plot_history", "plot_confusion_matrix", "plot_misclassified", "plot_search"]
 
 
 def _figure(width: float, height: float):
@@ -165,4 +165,53 @@ def plot_misclassified(x: np.ndarray, y_true: np.ndarray | list, y_pred: np.ndar
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         ax.set_title(f"{name(int(y_true[i]))} -> {name(int(y_pred[i]))}", fontsize=9)
     fig.suptitle(f"misclassified ({len(wrong)} shown)")
+    return _save(fig, path)
+
+
+def plot_search(trials: list[dict], objective: tuple[str, str], path: str | os.PathLike) -> Path:
+    """A search's objective trial by trial, and the best so far (what a search writes as `search.png`).
+
+    Args:
+        trials: one dict a trial with `trial_id`, `status` and `score` (and
+            `score_std` for a cross-validated objective, drawn as error bars),
+            as `tuning.results.trial_rows` gives them.
+        objective: `(name, "min" or "max")`.
+        path: the PNG to write.
+
+    Returns:
+        The path written. Trials that did not complete are marked on the axis.
+
+    Example:
+    >>> import tempfile
+    >>> rows = [{"trial_id": "0", "status": "COMPLETED", "score": 0.5}, {"trial_id": "1", "status": "FAILED",
+    ...          "score": None}, {"trial_id": "2", "status": "COMPLETED", "score": 0.3, "score_std": 0.05}]
+    >>> plot_search(rows, ("val_loss", "min"), tempfile.mkdtemp() + "/search.png").read_bytes()[:4]
+    b'\\x89PNG'
+    """
+    name, direction = objective
+    order = sorted(trials, key=lambda t: int(t["trial_id"]) if str(t["trial_id"]).isdigit() else t["trial_id"])
+    fig = _figure(7.0, 3.8)
+    ax = fig.subplots()
+    done = [(i + 1, t) for i, t in enumerate(order) if t.get("status") == "COMPLETED" and t.get("score") is not None]
+    if done:
+        xs, scores = [i for i, _ in done], [t["score"] for _, t in done]
+        spread = [t.get("score_std") or 0.0 for _, t in done]
+        pick = min if direction == "min" else max
+        best = [pick(scores[: j + 1]) for j in range(len(scores))]
+        if any(spread):
+            ax.errorbar(xs, scores, yerr=spread, fmt="o", capsize=3, label=f"trial: {name} (mean ± std over folds)")
+        else:
+            ax.plot(xs, scores, "o", label=f"trial: {name}")
+        ax.step(xs, best, where="post", label="best so far")
+        ax.annotate(f"{best[-1]:.4g}", (xs[-1], best[-1]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    failed = [i + 1 for i, t in enumerate(order) if not (t.get("status") == "COMPLETED" and t.get("score") is not None)]
+    if failed:
+        ax.plot(failed, [0] * len(failed), "x", color="tab:red", transform=ax.get_xaxis_transform(),
+                clip_on=False, label="did not complete")
+    ax.set_xlabel("trial, in the order of their ids")
+    ax.set_ylabel(name)
+    ax.set_title(f"{len(order)} trials, {'lower' if direction == 'min' else 'higher'} is better")
+    ax.grid(alpha=0.3)
+    if done or failed:
+        ax.legend(fontsize=8)
     return _save(fig, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -135,9 +136,13 @@ def test_conditional_entries_use_conditional_scopes_and_bad_configs_fail_alone(r
     hp.ensure_active_values()  # as the oracle does for every trial
     assert hm.values(hp)["width2"] in (4, 8)
 
-    result = search("cond_net", iris, tuner="grid", max_trials=4, epochs=1,
-                    space={"batch_size": 36, "weight_decay": 0.0, "learning_rate": 1e-3},
-                    directory=tmp_path / "s", tensorboard=False, log=None)
+    settings = dict(tuner="grid", max_trials=4, epochs=1, tensorboard=False,
+                    space={"batch_size": 36, "weight_decay": 0.0, "learning_rate": 1e-3})
+    with pytest.raises(ValueError, match="^isolate_trials=True: model 'cond_net' is registered inside a function"):
+        search("cond_net", iris, directory=tmp_path / "w", isolate_trials=True, log=None, **settings)
+    notes = []  # by default, a family no worker can import runs its trials in this process
+    result = search("cond_net", iris, directory=tmp_path / "s", log=notes.append, **settings)
+    assert any(n.startswith("trials run in this process: model 'cond_net' is registered inside") for n in notes)
     seen = {(r["hyperparameters"]["blocks"], r["hyperparameters"].get("width2")): r["status"]
             for r in result.trials}
     assert seen == {(1, None): "COMPLETED", (2, 4): "COMPLETED", (2, 8): "FAILED"}
@@ -152,7 +157,7 @@ def test_each_tuner_finds_a_best_trial_that_beats_the_worst(tuner, iris, tmp_pat
     from tuning import search
 
     result = search("mlp", iris, tuner=tuner, max_trials=3, epochs=2, space=CONTRAST, directory=tmp_path / "s",
-                    seed=0, hyperband_factor=2, tensorboard=tuner == "random", log=None)
+                    seed=0, hyperband_factor=2, tensorboard=tuner == "random", isolate_trials=False, log=None)
     assert [r["status"] for r in result.trials] == ["COMPLETED"] * 3
     scores = [r["score"] for r in result.trials]
     assert result.best_score == min(scores) < max(scores)
@@ -171,6 +176,72 @@ def test_each_tuner_finds_a_best_trial_that_beats_the_worst(tuner, iris, tmp_pat
         assert result.best_model.count_params() > 0  # the best trial's checkpoint loads
     if tuner == "hyperband":
         assert {r["hyperparameters"]["epochs"] for r in result.trials} <= {1, 2}
+
+
+def test_folds_score_each_trial_as_cross_validate_does_and_rank_by_the_mean(iris, tmp_path):
+    from dataclasses import replace
+
+    from kerazoo.crossval import cross_validate
+    from tuning import ZooHyperModel, search
+
+    space = {**CONTRAST, "batch_size": 32}
+    result = search("mlp", iris, tuner="random", objective={"name": "val_accuracy", "folds": 2}, max_trials=2,
+                    epochs=1, space=space, directory=tmp_path / "s", tensorboard=False, isolate_trials=False,
+                    log=None)
+    with open(tmp_path / "s" / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[2:4] == ["val_accuracy", "val_accuracy_std"]  # the mean over the folds, its spread
+    best = max(result.trials, key=lambda t: t["score"])
+    assert result.best_trial_id == best["trial_id"]  # ranked by the mean
+    values = best["hyperparameters"]
+    train_only = replace(iris, validation=None, arrays={"train": iris.arrays["train"]})  # no validation, no test
+    cv = cross_validate("mlp", train_only, 2, epochs=1, seed=0, validation_split=0.0, callbacks="none",
+                        overrides={k: values[k] for k in ("depth", "width", "dropout", "batch_norm", "l2")},
+                        compile={"learning_rate": values["learning_rate"], "weight_decay": 0.0})
+    assert best["score"] == pytest.approx(cv.mean["accuracy"], abs=1e-6)
+    assert best["score_std"] == pytest.approx(cv.std["accuracy"], abs=1e-6)
+    assert [best["metrics"][f"val_accuracy_fold{i}"] for i in (1, 2)] == pytest.approx(
+        [s["accuracy"] for s in cv.scores], abs=1e-6)
+    row = next(r for r in rows if r["trial_id"] == best["trial_id"])
+    assert float(row["val_accuracy_std"]) == pytest.approx(cv.std["accuracy"], abs=1e-6)
+    with pytest.raises(RuntimeError, match=r"^best_model: a cross-validated search \(folds=2\) keeps no trial model"):
+        _ = result.best_model
+    hm = ZooHyperModel("mlp", iris, folds=2)  # a worker process gets the folds with the hypermodel
+    assert ZooHyperModel.from_config(hm.get_config(), iris).folds == 2
+
+
+@pytest.mark.parametrize("folds,message", [
+    (1, "folds must be an int of at least 2 (the k of k-fold cross-validation), got 1"),
+    ("5", "folds must be an int of at least 2 (the k of k-fold cross-validation), got '5'"),
+    (60, "folds=60: class 'setosa' has"),
+])
+def test_a_bad_folds_value_fails_with_one_line_before_anything_is_written(folds, message, iris, tmp_path):
+    from tuning import JobError, load_job, search
+
+    with pytest.raises(ValueError) as err:
+        search("mlp", iris, objective={"name": "val_accuracy", "folds": folds}, directory=tmp_path / "s", log=None)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(ValueError, match="^folds=3: Hyperband continues a trial's model"):
+        search("mlp", iris, tuner="hyperband", folds=3, directory=tmp_path / "s", log=None)
+    with pytest.raises(JobError, match="^job: objective.folds: expected an int >= 2, got 1$"):
+        load_job({"model": "mlp", "data": "iris", "objective": {"name": "val_accuracy", "folds": 1}})
+
+
+@pytest.mark.parametrize("setting,message", [
+    ({"trials_per_worker": 0}, "trials_per_worker must be a positive int, got 0"),
+    ({"worker_memory": -1}, "worker_memory must be a positive number of MiB or None, got -1"),
+    ({"isolate_trials": "yes"}, "isolate_trials must be True, False or None (workers where they can run), got 'yes'"),
+])
+def test_bad_worker_settings_fail_with_one_line_before_anything_is_written(setting, message, iris, tmp_path):
+    from tuning import JobError, load_job, search
+
+    with pytest.raises(ValueError) as err:
+        search("mlp", iris, directory=tmp_path / "s", log=None, **setting)
+    assert str(err.value) == message and not (tmp_path / "s").exists()
+    name, value = next(iter(setting.items()))
+    with pytest.raises(JobError, match=f"^job: {name}: expected "):
+        load_job({"model": "mlp", "data": "iris", name: value})
 
 
 def test_seed_zero_is_a_seed():
@@ -192,7 +263,8 @@ def test_seed_zero_is_a_seed():
 def test_resume_continues_extends_and_refuses_a_changed_search(iris, tmp_path):
     from tuning import search
 
-    kw = dict(tuner="random", epochs=1, space=CONTRAST, directory=tmp_path / "s", tensorboard=False, log=None)
+    kw = dict(tuner="random", epochs=1, space=CONTRAST, directory=tmp_path / "s", tensorboard=False,
+              isolate_trials=False, log=None)
     first = search("mlp", iris, max_trials=1, **kw)
     from kerazoo.io import dir_mode, file_mode  # every file of the search is readable by others
 
@@ -200,8 +272,10 @@ def test_resume_continues_extends_and_refuses_a_changed_search(iris, tmp_path):
     assert {"trials.json", "trials.csv", "fingerprint.json", "oracle.json"} <= {p.name for p in written}
     assert {oct(p.stat().st_mode & 0o777) for p in written if p.is_file()} == {oct(file_mode())}
     assert {oct(p.stat().st_mode & 0o777) for p in written if p.is_dir()} == {oct(dir_mode())}
-    again = search("mlp", iris, max_trials=2, **kw)  # resumes: trial 0 is not run again
+    lines = []
+    again = search("mlp", iris, max_trials=2, **{**kw, "log": lines.append})  # resumes: trial 0 is not run again
     assert [r["trial_id"] for r in again.trials] == ["0", "1"]
+    assert [li.split(" done")[0] for li in lines if li.startswith("trial ")] == ["trial 2/2"]  # counts the first
     assert again.trials[0]["starts"] == 1 and again.trials[0]["score"] == first.trials[0]["score"]
     changed = {**CONTRAST, "width": [8, 64]}
     with pytest.raises(ValueError, match=r"holds a different search \(changed: space \(width\)\); pass --overwrite"):
@@ -269,6 +343,7 @@ tuner: random
 objective: val_accuracy
 budget: {max_trials: 2, epochs: 2}
 tensorboard: false
+isolate_trials: false
 winner: {epochs: 3}
 """
 
@@ -356,8 +431,19 @@ def test_job_end_to_end_and_best_json_reproduces_with_kerazoo_train(tmp_path):
     path.write_text(JOB)
     out = tmp_path / "tune"
     lines = []
-    result = run_job(path, out=out, verbose=0, log=lines.append)
+    result = run_job(path, out=out, verbose=1, log=lines.append)
     assert len(result.search.trials) == 2 and "* " in "\n".join(lines)  # the table, best marked
+    progress = [li for li in lines if li.startswith("trial ")]  # one line a trial, ending at N of N
+    assert [li.split(" done")[0] for li in progress] == ["trial 1/2", "trial 2/2"]
+    best = result.search.best_trial_id
+    assert re.fullmatch(rf"trial 2/2 done \(val_accuracy [\d.]+\) \| best val_accuracy [\d.]+, trial {best}: "
+                        r"width=(8|16) dropout=[\d.]+ learning_rate=\S+ weight_decay=\S+ \| \d+s elapsed",
+                        progress[-1]), progress
+    assert "about" in progress[0] and "left" in progress[0]  # the time left, from the trials so far
+    from matplotlib.image import imread
+
+    picture = imread(out / "search.png")  # the search plot, beside trials.csv
+    assert picture.shape[0] > 200 and picture.shape[1] > 400
     best = json.loads((out / "best.json").read_text())
     assert best["data"]["validation_split"] == 0.0 and best["fit"]["epochs"] == 3  # train + validation
     winner = json.loads((out / "winner" / "metrics.json").read_text())
@@ -370,8 +456,24 @@ def test_job_end_to_end_and_best_json_reproduces_with_kerazoo_train(tmp_path):
     assert json.loads((again / "metrics.json").read_text())["test"] == pytest.approx(winner["test"], rel=1e-4)
 
     lines.clear()  # running the finished job again repeats nothing
-    result = run_job(path, out=out, verbose=0, log=lines.append)
+    result = run_job(path, out=out, verbose=1, log=lines.append)
     assert any("already retrained" in li for li in lines) and len(result.search.trials) == 2
+    assert not [li for li in lines if li.startswith("trial ")]
+
+
+def test_progress_on_a_terminal_rewrites_one_line_and_ends_it_at_n_of_n(capsys):
+    from tuning.progress import SearchProgress
+
+    progress = SearchProgress(3, ("val_loss", "min"), done=1, tty=True, clock=iter([0, 10, 20]).__next__)
+    best = {"trial_id": "0", "score": 0.5, "values": {"width": 8}}
+    progress.trial_done("1", "COMPLETED", 0.6, best=best)
+    progress.trial_done("2", "FAILED", None, best=best)
+    out = capsys.readouterr().out
+    assert out.count("\r") == 2 and out.count("\n") == 1 and out.endswith("\n")  # rewritten, then ended
+    first, last = out.split("\r")[1:]
+    assert first.startswith("trial 2/3 done (val_loss 0.6)") and "10s elapsed, about 10s left" in first
+    assert last.rstrip() == "trial 3/3 done (failed) | best val_loss 0.5, trial 0: width=8 | 20s elapsed"
+    assert len(last.rstrip("\n")) >= len(first)  # padded over the longer line it replaces
 
 
 def test_importing_tuning_and_validating_a_job_import_no_tensorflow(tmp_path):

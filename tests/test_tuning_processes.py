@@ -1,5 +1,5 @@
 """Tuning across processes: a search killed mid-trial and resumed, a chief with two workers,
-and each trial in a fresh process. Each starts `kerazoo tune` processes as a user would;
+recycled trial workers (replaced after their trial limit; one killed mid-trial). Each starts `kerazoo tune` processes as a user would;
 searches are tiny and every wait is bounded.
 """
 
@@ -68,12 +68,13 @@ def test_a_search_killed_mid_trial_resumes_with_exactly_max_trials(tmp_path, cap
     out = tmp_path / "out"
     job = tmp_path / "job.yaml"
     job.write_text(JOB.format(trials=3, epochs=3, output=out))
-    proc = tune(job)
+    proc = tune(job)  # its trials in a worker process
     deadline = time.monotonic() + 240
     try:
         while True:  # kill once a trial has finished and the next one is running
             s = statuses(out / "search")
-            if "COMPLETED" in s.values() and "RUNNING" in s.values():
+            workers = children(proc.pid)
+            if "COMPLETED" in s.values() and "RUNNING" in s.values() and workers:
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"no trial ran while the search was alive: {s}\n{proc.stdout.read()[-3000:]}")
@@ -85,9 +86,15 @@ def test_a_search_killed_mid_trial_resumes_with_exactly_max_trials(tmp_path, cap
             proc.kill()
     killed = {k for k, v in statuses(out / "search").items() if v == "RUNNING"}
     assert killed and not (out / "trials.json").exists()
+    end = time.monotonic() + 30
+    while any(alive(w) for w in workers) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not any(alive(w) for w in workers)  # the worker died with its search: nothing trains on
 
-    code, out_text, err = run_cli(["tune", str(job), "--verbose", "0"], capsys)  # the same command again (in-process:
-    assert code == 0, err  # the kill above needed a process; the resume reads only what it left on disk)
+    # the same command again, its trials in this process (the kill above needed processes; the resume
+    # reads only what they left on disk)
+    code, out_text, err = run_cli(["tune", str(job), "--verbose", "0", "--in-process"], capsys)
+    assert code == 0, err
     assert "resuming the search" in out_text + err
     trials = json.loads((out / "trials.json").read_text())["trials"]
     ids = [t["trial_id"] for t in trials]
@@ -126,9 +133,10 @@ def test_a_chief_and_two_workers_share_a_search(tmp_path):
     # the other asked. Now both connect on their first try, and their start differs by an import's jitter.
     chief = tune(job, "--chief", "--address", address)
     workers = []
-    try:
+    try:  # w2 runs its trials in a recycled trial worker, as by default; w1 in its own process (one import less)
         serving = wait_for_line(chief, f"serving the search on {address}", timeout=240)
-        workers = [tune(job, "--worker", w, "--address", address) for w in ("w1", "w2")]
+        workers = [tune(job, "--worker", "w1", "--address", address, "--in-process"),
+                   tune(job, "--worker", "w2", "--address", address)]
         logs = [finish(p, timeout=300) for p in workers] + [serving + finish(chief, timeout=300)]
     finally:
         for p in (chief, *workers):
@@ -142,15 +150,88 @@ def test_a_chief_and_two_workers_share_a_search(tmp_path):
     assert (out / "best.json").exists()
 
 
-def test_trials_in_fresh_processes(tmp_path):
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+SMALL = {"depth": 1, "width": [8, 16, 32], "batch_size": 36, "batch_norm": False, "l2": 0.0}
+
+
+def test_a_worker_is_replaced_after_its_trial_limit_and_the_search_ends_with_max_trials(tmp_path):
     from kerazoo import load_data
     from tuning import search
 
-    result = search("mlp", load_data("iris"), tuner="random", max_trials=2, epochs=2, directory=tmp_path / "s",
-                    space={"depth": 1, "width": [8, 16], "batch_size": 36}, isolate_trials=True,
-                    tensorboard=True, log=None)
-    assert [t["status"] for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    data = load_data("iris", seed=0)
+    settings = dict(tuner="random", max_trials=3, epochs=2, space=SMALL, seed=0, log=None)
+    result = search("mlp", data, directory=tmp_path / "s", trials_per_worker=2, tensorboard=True, **settings)
     tuner = result._tuner
-    assert set(tuner.trial_peaks) == {"0", "1"} and all(v > 0 for v in tuner.trial_peaks.values())
-    assert result.best_model.count_params() > 0  # its checkpoint was written by the trial's process
+    assert tuner.workers.started == 2  # trials 0 and 1 in the first worker, trial 2 in its replacement
+    pids = tuner.trial_workers
+    assert pids["0"] == pids["1"] != pids["2"] and not any(alive(p) for p in pids.values())
+    assert [t["trial_id"] for t in result.trials] == ["0", "1", "2"]
+    assert [(t["status"], t["starts"]) for t in result.trials] == [("COMPLETED", 1)] * 3
+    assert len({json.dumps(t["hyperparameters"], sort_keys=True) for t in result.trials}) == 3
+    assert all(v > 0 for v in tuner.trial_peaks.values())
+    assert result.best_model.count_params() > 0  # its checkpoint was written by the worker
     assert list((tmp_path / "s" / "tensorboard").rglob("events.out.tfevents.*"))
+    here = search("mlp", data, directory=tmp_path / "here", isolate_trials=False, tensorboard=False, **settings)
+    assert [t["score"] for t in here.trials] == pytest.approx([t["score"] for t in result.trials], rel=1e-4)
+
+
+def test_a_worker_killed_mid_trial_costs_that_trial_once_and_nothing_else(tmp_path):
+    import threading
+
+    from kerazoo import load_data
+    from tuning import search
+
+    lines, outcome = [], {}
+
+    def run():
+        try:
+            outcome["result"] = search("mlp", load_data("iris", seed=0), tuner="random", max_trials=3, epochs=3,
+                                       space=SMALL, directory=tmp_path / "s", tensorboard=False,
+                                       log=lines.append)
+        except BaseException as err:  # noqa: BLE001  (reported below)
+            outcome["error"] = err
+
+    searching = threading.Thread(target=run, daemon=True)
+    searching.start()
+    deadline, victim = time.monotonic() + 240, None
+    while victim is None:  # kill the worker once a trial has finished and the next one is running
+        s = statuses(tmp_path / "s" / "search")
+        workers = children(os.getpid())
+        if list(s.values()).count("COMPLETED") == 1 and "RUNNING" in s.values() and workers:
+            victim = workers[0]
+            running = next(k for k, v in s.items() if v == "RUNNING")
+        elif not searching.is_alive() or time.monotonic() > deadline:
+            pytest.fail(f"no second trial ran while the search was alive: {s} {outcome}")
+        time.sleep(0.02)
+    os.kill(victim, signal.SIGKILL)
+    searching.join(timeout=240)
+    assert not searching.is_alive() and "error" not in outcome, outcome
+    trials = outcome["result"].trials
+    assert [(t["trial_id"], t["status"]) for t in trials] == [("0", "COMPLETED"), ("1", "COMPLETED"),
+                                                               ("2", "COMPLETED")]
+    assert {f"trial_{t['trial_id']}": t["starts"] for t in trials} == {"trial_0": 1, "trial_1": 1, "trial_2": 1,
+                                                                       running: 2}
+    assert outcome["result"]._tuner.workers.started == 2  # the replacement ran the rest
+    assert [li for li in lines if "fresh worker" in li] == [
+        f"trial {running[len('trial_'):]}: the trial worker was killed (SIGKILL); running it again in a fresh worker"]

@@ -64,6 +64,9 @@ class ZooHyperModel(kt.HyperModel):
             policy when the hypermodel is made.
         objective: `(name, direction)` that early stopping watches. Defaults to
             `("val_loss", "min")`.
+        folds: score each trial by stratified k-fold cross-validation on the
+            training split (`cross_validate`) instead of the validation split.
+            Defaults to None.
 
     Example:
     >>> import keras_tuner as kt
@@ -88,8 +91,10 @@ class ZooHyperModel(kt.HyperModel):
         compile: dict | None = None,
         precision: str | None = None,
         objective: tuple[str, str] = ("val_loss", "min"),
+        folds: int | None = None,
     ):
         super().__init__(name=model, tunable=True)
+        self.folds = folds
         self.data = as_data(data)
         self.model_name = model
         self.space = space if isinstance(space, ResolvedSpace) else resolve_space(
@@ -201,13 +206,45 @@ class ZooHyperModel(kt.HyperModel):
         history.set_model(model)
         return history
 
+    def cross_validate(self, hp: kt.HyperParameters):
+        """Score the trial's values by k-fold cross-validation on the training split; a `keras.callbacks.History`.
+
+        Exactly `kerazoo.crossval.cross_validate(model, training split, folds,
+        epochs=epochs, seed=seed, overrides=..., compile=..., validation_split=0,
+        callbacks="none")`: each fold's model trains on the other folds and is
+        scored on its own. The history holds one step: the objective's mean
+        over the folds (`val_accuracy` is the held-out folds' `accuracy`), its
+        spread (`<objective>_std`) and each fold's value (`<objective>_fold<i>`).
+        """
+        import keras
+
+        from kerazoo.crossval import cross_validate
+
+        values = self.values(hp)
+        model_kwargs, training = self.space.split(values)
+        compile_kwargs = {**self.compile, **{k: v for k, v in training.items() if k in COMPILE_KEYS}}
+        data = self.trial_data(training.get("batch_size"))
+        train_only = replace(data, validation=None, arrays={"train": data.arrays["train"]})
+        try:
+            cv = cross_validate(self.model_name, train_only, self.folds, epochs=self.epochs, seed=self.seed,
+                                overrides=model_kwargs, compile=compile_kwargs or True, validation_split=0.0,
+                                callbacks="none", augment=training.get("augment"))
+        except (ValueError, TypeError) as err:  # a configuration the builder refuses: skip the trial
+            raise kt.errors.FailedTrialError(f"{self.model_name} with {values}: {err}") from err
+        name = self.objective[0]
+        metric = name[4:] if name.startswith("val_") else name
+        history = keras.callbacks.History()
+        history.history = {name: [cv.mean[metric]], f"{name}_std": [cv.std[metric]],
+                           **{f"{name}_fold{i + 1}": [s[metric]] for i, s in enumerate(cv.scores)}}
+        return history
+
     # -- a trial in a fresh process ------------------------------------------------------------
 
     def get_config(self) -> dict:
         """What a fresh process needs to make the same hypermodel (data excluded)."""
         return {"model": self.model_name, "space": self.space.to_dict(), "epochs": self.epochs,
                 "seed": self.seed, "patience": self.patience, "compile": self.compile,
-                "precision": self.precision, "objective": list(self.objective)}
+                "precision": self.precision, "objective": list(self.objective), "folds": self.folds}
 
     @classmethod
     def from_config(cls, config: dict, data: Any) -> ZooHyperModel:
@@ -217,4 +254,4 @@ class ZooHyperModel(kt.HyperModel):
         space = ResolvedSpace.from_dict(config["model"], config["space"])
         return cls(config["model"], data, space=space, epochs=config["epochs"], seed=config["seed"],
                    patience=config["patience"], compile=config["compile"], precision=config["precision"],
-                   objective=tuple(config["objective"]))
+                   objective=tuple(config["objective"]), folds=config.get("folds"))

@@ -8,11 +8,14 @@ space:                          # changes to the model's space and the training 
   dropout: {max_value: 0.3}
   learning_rate: {type: float, min_value: 1.0e-4, max_value: 1.0e-2, sampling: log}
 tuner: bayesian                 # random, bayesian, hyperband or grid
-objective: val_accuracy         # or {name: val_f1, direction: max}
+objective: val_accuracy         # or {name: val_f1, direction: max, folds: 5} (5-fold cross-validated)
 budget: {max_trials: 10, executions_per_trial: 1, epochs: 10, patience: null, hyperband_factor: 3}
 seed: 0                         # splits, oracle, weights and shuffling
 output: runs/tune-digits-cnn    # the search directory
 winner: {retrain: true, merge_validation: true, epochs: null, patience: 10, export: null}
+isolate_trials: true            # trials in recycled worker processes (false: in this process, for debugging)
+trials_per_worker: 8            # a worker is replaced after this many trials...
+worker_memory: null             # ...or once its memory passes this many MiB
 ```
 
 The file is read with a PyYAML `SafeLoader` (no Python objects) that also reads
@@ -34,7 +37,7 @@ from kerazoo.errors import JobError
 __all__ = ["Job", "JobError", "load_job", "FIELDS"]
 
 FIELDS = ("model", "data", "space", "tuner", "objective", "budget", "seed", "output", "precision",
-          "isolate_trials", "tensorboard", "winner")
+          "isolate_trials", "trials_per_worker", "worker_memory", "tensorboard", "winner")
 DATA_FIELDS = ("source", "validation_split", "test_split", "batch_size", "task", "kind", "label",
                "image_size", "name")
 BUDGET_FIELDS = ("max_trials", "executions_per_trial", "epochs", "patience", "hyperband_factor")
@@ -65,7 +68,9 @@ class Job:
     seed: int = 0
     output: str = ""
     precision: str | None = None
-    isolate_trials: bool = False
+    isolate_trials: bool | None = None
+    trials_per_worker: int = 8
+    worker_memory: float | None = None
     tensorboard: bool = True
     retrain: bool = True
     merge_validation: bool = True
@@ -187,7 +192,7 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
     >>> load_job({"model": "mlp", "data": "iris", "budgett": {}})
     Traceback (most recent call last):
     ...
-    kerazoo.errors.JobError: job: unknown job field 'budgett'; did you mean 'budget'? (fields: model, data, space, tuner, objective, budget, seed, output, precision, isolate_trials, tensorboard, winner)
+    kerazoo.errors.JobError: job: unknown job field 'budgett'; did you mean 'budget'? (fields: model, data, space, tuner, objective, budget, seed, output, precision, isolate_trials, trials_per_worker, worker_memory, tensorboard, winner)
     >>> load_job({"model": "mlpp", "data": "iris"})
     Traceback (most recent call last):
     ...
@@ -264,9 +269,11 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
     objective = raw.get("objective")
     if objective is not None:
         if isinstance(objective, Mapping):
-            _keys(f"{name}: objective", objective, ("name", "direction"), "objective")
+            _keys(f"{name}: objective", objective, ("name", "direction", "folds"), "objective")
             _str(f"{name}: objective.name", objective.get("name"))
             _str(f"{name}: objective.direction", objective.get("direction", "min"), choices=("min", "max"))
+            if "folds" in objective:
+                _int(f"{name}: objective.folds", objective["folds"], minimum=2)
         else:
             _str(f"{name}: objective", objective)
 
@@ -283,7 +290,13 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
     job.output = _str(f"{name}: output", raw.get("output", f"runs/tune-{stem or model}"))
     job.precision = _str(f"{name}: precision", raw.get("precision"), optional=True,
                          choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
-    job.isolate_trials = _bool(f"{name}: isolate_trials", raw.get("isolate_trials", False))
+    if raw.get("isolate_trials") is not None:
+        job.isolate_trials = _bool(f"{name}: isolate_trials", raw["isolate_trials"])
+    job.trials_per_worker = _int(f"{name}: trials_per_worker", raw.get("trials_per_worker", job.trials_per_worker))
+    memory = raw.get("worker_memory")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, (int, float)) or memory <= 0):
+        raise JobError(f"{name}: worker_memory: expected a positive number of MiB, got {memory!r}")
+    job.worker_memory = memory
     job.tensorboard = _bool(f"{name}: tensorboard", raw.get("tensorboard", True))
 
     winner = _keys(f"{name}: winner", raw.get("winner") or {}, WINNER_FIELDS, "winner")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["objective_names", "resolve_objective", "direction_of"]
+__all__ = ["objective_names", "resolve_objective", "direction_of", "objective_folds", "check_folds"]
 
 _MINIMIZE = ("loss", "mae", "mse", "rmse", "mean_absolute_error", "mean_squared_error")
 _MAXIMIZE = ("accuracy", "f1", "auc", "precision", "recall")
@@ -94,3 +94,59 @@ def resolve_objective(objective: Any, task: str, *, validation: bool = True) -> 
     if direction not in ("min", "max"):
         raise ValueError(f"objective {name!r}: direction must be 'min' or 'max', got {direction!r}")
     return name, direction
+
+
+def objective_folds(objective: Any, folds: Any = None) -> tuple[Any, Any]:
+    """The objective without its `folds`, and the folds (`search`'s `folds` wins over the objective's).
+
+    Example:
+    >>> objective_folds({"name": "val_accuracy", "folds": 5})
+    ({'name': 'val_accuracy'}, 5)
+    >>> objective_folds("val_loss", 3)
+    ('val_loss', 3)
+    """
+    if isinstance(objective, Mapping) and "folds" in objective:
+        rest = {k: v for k, v in objective.items() if k != "folds"}
+        return rest, folds if folds is not None else objective["folds"]
+    return objective, folds
+
+
+def check_folds(folds: Any, data, *, tuner: str = "random") -> int | None:
+    """Check a cross-validated objective's `folds` against the search and its training split.
+
+    Raises:
+        ValueError: one line: not an int of at least 2, Hyperband (its rounds
+            continue a trial's model), data not held in memory, or a class with
+            fewer training examples than folds.
+
+    Example:
+    >>> from kerazoo import load_data
+    >>> check_folds(3, load_data("iris"))
+    3
+    >>> check_folds(1, load_data("iris"))
+    Traceback (most recent call last):
+    ...
+    ValueError: folds must be an int of at least 2 (the k of k-fold cross-validation), got 1
+    """
+    if folds is None:
+        return None
+    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
+        raise ValueError(f"folds must be an int of at least 2 (the k of k-fold cross-validation), got {folds!r}")
+    if tuner == "hyperband":
+        raise ValueError(f"folds={folds}: Hyperband continues a trial's model from round to round, which "
+                         f"cross-validation does not keep; use the random, bayesian or grid tuner")
+    if not data.arrays or "train" not in data.arrays:
+        raise ValueError(f"folds={folds}: cross-validation needs the training split held in memory; "
+                         f"{data.source!r} streams from tf.data")
+    from kerazoo.tasks import get_task
+
+    if get_task(data.spec.task).one_label:
+        import numpy as np
+
+        y = np.asarray(data.arrays["train"][1])
+        ids, counts = np.unique(y.reshape(len(y), -1)[:, 0].astype("int64"), return_counts=True)
+        if counts.min() < folds:
+            names = data.spec.class_names or [str(i) for i in range(int(ids.max()) + 1)]
+            raise ValueError(f"folds={folds}: class {names[int(ids[counts.argmin()])]!r} has {counts.min()} "
+                             f"examples in the training split; {folds} stratified folds need {folds} of each class")
+    return folds

@@ -15,7 +15,7 @@ from typing import Any
 
 from tuning.spaces import COMPILE_KEYS, ResolvedSpace, decode_value, encode_value
 
-__all__ = ["trial_rows", "write_results", "format_table", "best_config", "best_row"]
+__all__ = ["trial_rows", "trial_values", "write_results", "format_table", "best_config", "best_row"]
 
 
 def _number(value: Any) -> float | None:
@@ -33,21 +33,45 @@ def _active(hps, name: str) -> bool:
         return True
 
 
+def trial_values(trial, space: ResolvedSpace, *, searched_only: bool = False) -> dict[str, Any]:
+    """A KerasTuner trial's active values, decoded as the builder takes them.
+
+    With `searched_only`, the entries the search varies (not those fixed to one value).
+
+    Example:
+    >>> import keras_tuner as kt
+    >>> from tuning.spaces import resolve_space
+    >>> hp = kt.HyperParameters()
+    >>> _ = hp.Fixed("depth", 1), hp.Choice("width", [8, 16])
+    >>> hp.values["width"] = 16
+    >>> trial = kt.engine.trial.Trial(hp)
+    >>> trial_values(trial, resolve_space("mlp", {"depth": 1, "width": [8, 16]}), searched_only=True)
+    {'width': 16}
+    """
+    from kerazoo.space import Choice
+    from tuning.spaces import choice_values
+
+    hps = trial.hyperparameters
+    raw = hps.values
+    return {name: decode_value(decl, raw[name]) for name, decl in space.entries.items()
+            if raw.get(name) is not None and _active(hps, name)
+            and not (searched_only and isinstance(decl, Choice) and len(choice_values(decl)) == 1)}
+
+
 def trial_rows(oracle, space: ResolvedSpace) -> list[dict]:
     """One dict per trial of a KerasTuner oracle, in trial-id order, values decoded.
 
-    Each row: `trial_id`, `status`, `score` (the objective at the best epoch),
-    `best_step`, `tuner` (which process ran it), `seconds`, `starts` (more than
+    Each row: `trial_id`, `status`, `score` (the objective at the best epoch;
+    with `folds`, the mean over the folds, and `score_std` their standard
+    deviation), `best_step`, `tuner` (which process ran it), `seconds`, `starts` (more than
     one when a trial was resumed or retried), `hyperparameters` and `metrics`.
     """
     info = getattr(oracle, "zoo_trials", {})
     rows = []
     for trial_id in sorted(oracle.trials):
         trial = oracle.trials[trial_id]
-        hps = trial.hyperparameters
-        raw = hps.values
-        values = {name: decode_value(decl, raw[name]) for name, decl in space.entries.items()
-                  if raw.get(name) is not None and _active(hps, name)}
+        raw = trial.hyperparameters.values
+        values = trial_values(trial, space)
         if "tuner/epochs" in raw:  # Hyperband's epochs for this round
             values["epochs"] = raw["tuner/epochs"]
         metrics = {}
@@ -56,7 +80,9 @@ def trial_rows(oracle, space: ResolvedSpace) -> list[dict]:
             if history:
                 metrics[name] = _number(history[-1].mean())
         extra = info.get(trial_id, {})
+        spread = metrics.pop(f"{oracle.objective.name}_std", None)  # a cross-validated objective's spread
         rows.append({"trial_id": trial_id, "status": trial.status, "score": _number(trial.score),
+                     **({"score_std": spread} if spread is not None else {}),
                      "best_step": trial.best_step, "tuner": extra.get("tuner"),
                      "seconds": extra.get("seconds"), "starts": extra.get("starts"),
                      "hyperparameters": values, "metrics": metrics})
@@ -86,6 +112,12 @@ def _cell(value: Any) -> str:
     return str(encode_value(value))
 
 
+def _score_cell(row: dict) -> str:
+    if row.get("score_std") is None or row["score"] is None:
+        return _cell(row["score"])
+    return f"{_cell(row['score'])} ± {_cell(row['score_std'])}"
+
+
 def _columns(rows: list[dict]) -> list[str]:
     names: list[str] = []
     for r in rows:
@@ -113,7 +145,7 @@ def format_table(rows: list[dict], objective: tuple[str, str], *, limit: int | N
                                          (r["score"] or 0.0) * (1 if direction == "min" else -1)))
     hps = _columns(rows)
     header = ["trial", "status", name, "tuner", "seconds", *hps]
-    body = [[r["trial_id"], r["status"], _cell(r["score"]), _cell(r.get("tuner")), _cell(r.get("seconds")),
+    body = [[r["trial_id"], r["status"], _score_cell(r), _cell(r.get("tuner")), _cell(r.get("seconds")),
              *(_cell(r["hyperparameters"].get(h)) for h in hps)] for r in ranked[:limit]]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
     lines = ["  " + "  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip(),
@@ -150,13 +182,16 @@ def write_results(directory: str | Path, rows: list[dict], objective: tuple[str,
     for r in rows:
         metric_names += [k for k in r["metrics"] if k not in metric_names]
 
+    spread = [f"{name}_std"] if any("score_std" in r for r in rows) else []  # folds: the mean's spread
+
     def write(tmp):
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["trial_id", "status", name, "best_step", "tuner", "seconds", "starts", *hps,
+            w.writerow(["trial_id", "status", name, *spread, "best_step", "tuner", "seconds", "starts", *hps,
                         *(f"metric:{m}" for m in metric_names)])
             for r in rows:
-                w.writerow([r["trial_id"], r["status"], _csv(r["score"]), _csv(r["best_step"]),
+                w.writerow([r["trial_id"], r["status"], _csv(r["score"]),
+                            *([_csv(r.get("score_std"))] if spread else []), _csv(r["best_step"]),
                             _csv(r["tuner"]), _csv(r["seconds"]), _csv(r["starts"]),
                             *(_csv(r["hyperparameters"].get(h)) for h in hps),
                             *(_csv(r["metrics"].get(m)) for m in metric_names)])

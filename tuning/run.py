@@ -2,7 +2,7 @@
 
 1. Load the data and check the space and the objective against it.
 2. Search (resuming the job's directory when it holds the same search).
-3. Print the trials table; write `trials.csv`, `trials.json`.
+3. Print the trials table; write `trials.csv`, `trials.json` and `search.png`.
 4. The winner: `best.json` (the winner's training config, which
    `kerazoo train --config best.json` reproduces), retrained from scratch on
    train + validation into the run directory `winner/` (never a half-trained trial
@@ -107,6 +107,7 @@ def run_job(
     out: str | Path | None = None,
     verbose: int = 1,
     check: bool = False,
+    isolate_trials: bool | None = None,
     log=print,
 ) -> JobResult | None:
     """Run a search job: search, results, and the winner retrained, tested and exported.
@@ -121,6 +122,8 @@ def run_job(
         out: overrides the job's `output` directory.
         verbose: 0 quiet, 1 KerasTuner's trial summaries, 2 also epochs. Defaults to 1.
         check: validate the job against its data, print the space and stop.
+        isolate_trials: overrides the job's `isolate_trials` (False: the
+            trials in this process, for debugging).
         log: where progress lines go. Defaults to `print`.
 
     Returns:
@@ -134,17 +137,18 @@ def run_job(
     >>> import tempfile, io, contextlib
     >>> job = {"model": "mlp", "data": "iris", "tuner": "random", "tensorboard": False,
     ...        "space": {"depth": 1, "width": [8, 16], "batch_size": 32},
-    ...        "budget": {"max_trials": 1, "epochs": 1}, "output": tempfile.mkdtemp() + "/t"}
+    ...        "budget": {"max_trials": 1, "epochs": 1}, "output": tempfile.mkdtemp() + "/t",
+    ...        "isolate_trials": False}
     >>> result = run_job(job, verbose=0, log=None)
     >>> sorted(p.name for p in result.best_path.parent.iterdir() if not p.name.startswith("."))
-    ['best.json', 'fingerprint.json', 'search', 'trials.csv', 'trials.json', 'winner', 'winner.json']
+    ['best.json', 'fingerprint.json', 'search', 'search.png', 'trials.csv', 'trials.json', 'winner', 'winner.json']
     >>> result.best_config["data"]["validation_split"], sorted(result.metrics)
     (0.0, ['test'])
     """
     from kerazoo.data import load_data
     from kerazoo.io import write_json
     from tuning.distributed import check_role
-    from tuning.objective import resolve_objective
+    from tuning.objective import check_folds, objective_folds, resolve_objective
     from tuning.searching import search
     from tuning.spaces import resolve_space
 
@@ -167,7 +171,9 @@ def run_job(
     except ValueError as err:
         raise JobError(f"{job.path}: {err}") from None
     try:
-        objective = resolve_objective(job.objective, data.spec.task, validation=data.validation is not None)
+        wanted, folds = objective_folds(job.objective)
+        check_folds(folds, data, tuner=job.tuner)
+        objective = resolve_objective(wanted, data.spec.task, validation=data.validation is not None or bool(folds))
     except ValueError as err:
         raise JobError(f"{job.path}: {err}") from None
     if check:
@@ -177,16 +183,19 @@ def run_job(
             log(f"  {line}")
         return None
     result = search(job.model, data, tuner=job.tuner, objective={"name": objective[0], "direction": objective[1]},
+                    folds=folds,
                     max_trials=job.max_trials, executions_per_trial=job.executions_per_trial, epochs=job.epochs,
                     space=space, directory=output, seed=job.seed, overwrite=overwrite, patience=job.patience,
-                    precision=job.precision, isolate_trials=job.isolate_trials, tensorboard=job.tensorboard,
+                    precision=job.precision, isolate_trials=job.isolate_trials if isolate_trials is None
+                    else isolate_trials, trials_per_worker=job.trials_per_worker, worker_memory=job.worker_memory,
+                    tensorboard=job.tensorboard,
                     hyperband_factor=job.hyperband_factor, role=role, tuner_id=tuner_id, address=address,
                     verbose=verbose, log=log)
     if result is None:  # a worker
         return None
     log("")
     log(result.table())
-    log(f"\ntrials: {output / 'trials.csv'}, {output / 'trials.json'}")
+    log(f"\ntrials: {output / 'trials.csv'}, {output / 'trials.json'}, {output / 'search.png'}")
     if not job.retrain:
         log(f"best:   {output / 'best.json'}  (kerazoo train --config {output / 'best.json'})")
         return JobResult(search=result, best_config=result.best_config, best_path=output / "best.json")

@@ -10,8 +10,10 @@ from typing import Any
 
 from tuning import results as results_mod
 from tuning.fingerprint import data_digest, fingerprint, prepare_directory
-from tuning.objective import resolve_objective
+from tuning.objective import check_folds, objective_folds, resolve_objective
+from tuning.progress import SearchProgress
 from tuning.spaces import ResolvedSpace
+from tuning.workers import DEFAULT_TRIALS_PER_WORKER
 
 __all__ = ["search", "SearchResult", "PROJECT"]
 
@@ -52,6 +54,10 @@ class SearchResult:
         To deploy, retrain the best configuration from scratch instead
         (`kerazoo train --config best.json`, or a job's `winner`).
         """
+        folds = getattr(self._tuner.hypermodel, "folds", None)
+        if folds:
+            raise RuntimeError(f"best_model: a cross-validated search (folds={folds}) keeps no trial model; "
+                               f"retrain the best configuration: kerazoo train --config {self.directory / 'best.json'}")
         if self._best_model is None:
             self._best_model = self._tuner.get_best_models(1)[0]
         return self._best_model
@@ -62,17 +68,16 @@ class SearchResult:
 
 
 def _write_data_file(path: Path, data) -> str:
+    import os
+
     import numpy as np
 
-    if not data.arrays or "train" not in data.arrays:
-        raise ValueError("isolate_trials needs data held in memory (load_data's bundled sets, arrays, "
-                         ".csv files, image folders); this data streams from tf.data")
     meta = {"spec": data.spec.to_dict(), "source": str(data.source), "options": dict(data.options)}
     arrays = {}
     for split in ("train", "validation"):
         if split in data.arrays:
             arrays[f"{split}_x"], arrays[f"{split}_y"] = data.arrays[split]
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # distributed tuners write it side by side
     np.savez(tmp, meta=np.array(json.dumps(meta, default=list)), **arrays)
     tmp.replace(path)
     return str(path)
@@ -89,6 +94,7 @@ def search(
     *,
     tuner: str = "bayesian",
     objective: Any = None,
+    folds: int | None = None,
     max_trials: int = 10,
     executions_per_trial: int = 1,
     epochs: int = 10,
@@ -99,13 +105,15 @@ def search(
     patience: int | None = None,
     compile: dict | None = None,
     precision: str | None = None,
-    isolate_trials: bool = False,
+    isolate_trials: bool | None = None,
+    trials_per_worker: int = DEFAULT_TRIALS_PER_WORKER,
+    worker_memory: float | None = None,
     tensorboard: bool = True,
     hyperband_factor: int = 3,
     role: str | None = None,
     tuner_id: str | None = None,
     address: str | None = None,
-    verbose: int = 0,
+    verbose: int = 1,
     log=print,
 ) -> SearchResult | None:
     """Search a zoo model's hyperparameters (and training settings) with KerasTuner.
@@ -124,8 +132,13 @@ def search(
         model_name: a registered model (`kerazoo.list_models()`).
         data: `load_data()`'s result, a source name (`"digits"`) or `(x, y)`.
         tuner: "bayesian", "random", "hyperband" or "grid". Defaults to "bayesian".
-        objective: a metric name (`"val_accuracy"`) or `{name, direction}`.
-            Defaults to `val_loss` (`loss` without validation data).
+        objective: a metric name (`"val_accuracy"`) or `{name, direction,
+            folds}`. Defaults to `val_loss` (`loss` without validation data).
+        folds: score each trial by stratified k-fold cross-validation on the
+            training split (`kerazoo.crossval.cross_validate`; `val_accuracy`
+            is then the held-out folds' accuracy) and rank by the mean; the
+            validation and test splits are not used. k trainings a trial.
+            Defaults to None (the validation split).
         max_trials: trials to run (for Hyperband, a cap). Defaults to 10.
         executions_per_trial: trainings per trial, averaged. Defaults to 1.
         epochs: epochs per trial (Hyperband's maximum). Defaults to 10.
@@ -138,15 +151,24 @@ def search(
             objective. Defaults to None.
         compile: fixed `compile_model` arguments (tuned ones win).
         precision: the dtype policy trials build in. Defaults to the global one.
-        isolate_trials: run each trial in a fresh process (memory stays flat;
-            costs a TensorFlow import per trial). Defaults to False.
+        isolate_trials: run the trials in recycled worker processes (memory
+            stays bounded; a TensorFlow import and a data load per worker, not
+            per trial); False runs them in this process (for debugging).
+            Defaults to None: workers wherever they can run (data held in
+            memory, a model family a process can import), else this process.
+        trials_per_worker: trials a worker runs before a fresh one replaces
+            it (1: a fresh process per trial). Defaults to 8.
+        worker_memory: also replace a worker whose resident memory passes
+            this many MiB after a trial. Defaults to None (no ceiling).
         tensorboard: write TensorBoard logs with hparams. Defaults to True.
         hyperband_factor: Hyperband's reduction factor. Defaults to 3.
         role: "chief" or "worker" for distributed tuning (see
             `tuning.distributed`). Defaults to None (one process).
         tuner_id: a worker's id.
         address: the chief's `HOST:PORT` (the chief binds 127.0.0.1:8000 by default).
-        verbose: 0 quiet, 1 KerasTuner's per-trial summaries, 2 also epochs.
+        verbose: 0 quiet, 1 a progress line a trial (trial k of N, the best
+            so far, time left), 2 KerasTuner's own summaries and the epochs.
+            Defaults to 1.
         log: where progress lines go. Defaults to `print`.
 
     Returns:
@@ -155,7 +177,8 @@ def search(
     Raises:
         KeyError: an unknown model.
         ValueError: an unknown space key or tuner, an objective the trials do
-            not report, a directory holding a different search.
+            not report, a bad `folds`, a directory holding a different search,
+            `isolate_trials=True` where workers cannot run.
         RuntimeError: no trial completed, or the search stopped on failures.
 
     Example:
@@ -177,9 +200,16 @@ def search(
     if tuner not in TUNERS:
         raise ValueError(f"tuner must be one of {', '.join(TUNERS)}, got {tuner!r}")
     for name, value in (("max_trials", max_trials), ("executions_per_trial", executions_per_trial),
-                        ("epochs", epochs), ("hyperband_factor", hyperband_factor)):
+                        ("epochs", epochs), ("hyperband_factor", hyperband_factor),
+                        ("trials_per_worker", trials_per_worker)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if worker_memory is not None and (isinstance(worker_memory, bool) or not isinstance(worker_memory, (int, float))
+                                      or worker_memory <= 0):
+        raise ValueError(f"worker_memory must be a positive number of MiB or None, got {worker_memory!r}")
+    if isolate_trials not in (None, True, False):
+        raise ValueError(f"isolate_trials must be True, False or None (workers where they can run), "
+                         f"got {isolate_trials!r}")
     if tuner == "hyperband" and hyperband_factor < 2:
         raise ValueError(f"hyperband_factor must be 2 or more, got {hyperband_factor}")
     if role is None:
@@ -191,19 +221,26 @@ def search(
     data = as_data(data)
     if seed is None:
         seed = int(data.options.get("seed", 0))
+    objective, folds = objective_folds(objective, folds)
+    folds = check_folds(folds, data, tuner=tuner)
     hypermodel = ZooHyperModel(model_name, data, space=space, epochs=epochs, seed=seed, patience=patience,
-                               compile=compile, precision=precision)
-    obj = resolve_objective(objective, data.spec.task, validation=data.validation is not None)
+                               compile=compile, precision=precision, folds=folds)
+    obj = resolve_objective(objective, data.spec.task, validation=data.validation is not None or bool(folds))
     hypermodel.objective = obj
     directory = Path(directory) if directory is not None else _default_directory(model_name)
     fp = fingerprint(model=model_name, space=hypermodel.space.to_dict(), data=data_digest(data),
                      objective=list(obj), tuner=tuner, epochs=epochs, executions_per_trial=executions_per_trial,
                      patience=patience, compile=hypermodel.compile, precision=hypermodel.precision,
-                     hyperband_factor=hyperband_factor if tuner == "hyperband" else None)
+                     hyperband_factor=hyperband_factor if tuner == "hyperband" else None,
+                     **({"folds": folds} if folds else {}))
     resumed = prepare_directory(directory, fp, overwrite=overwrite, worker=role == "worker")
     if resumed and role != "worker":
         log(f"resuming the search in {directory}")
-    data_file = _write_data_file(directory / ".trial_data.npz", data) if isolate_trials else None
+    workers = None
+    if role != "chief":
+        workers = _workers(model_name, data, directory, isolate_trials=isolate_trials,
+                           trials_per_worker=trials_per_worker, worker_memory=worker_memory,
+                           verbose=verbose >= 2, log=log)
     callbacks = []
     if tensorboard:
         import keras
@@ -216,15 +253,18 @@ def search(
         oracle = make_oracle(tuner, obj, max_trials=max_trials, seed=seed, epochs=epochs,
                              hyperband_factor=hyperband_factor)
         zoo_tuner = make_tuner(tuner, oracle, hypermodel, directory=str(directory), project_name=PROJECT,
-                               executions_per_trial=executions_per_trial, isolate_trials=isolate_trials,
-                               data_file=data_file)
-        zoo_tuner.oracle.verbose = verbose if role != "worker" else 0
+                               executions_per_trial=executions_per_trial, workers=workers)
+        shown = verbose if verbose >= 2 and role != "worker" else 0  # KerasTuner's own display: verbose 2
+        zoo_tuner.oracle.verbose = shown
+        if verbose >= 1 and role is None:
+            zoo_tuner.progress = SearchProgress(max_trials, obj, done=_finished(zoo_tuner.oracle), log=log,
+                                                tty=False if verbose >= 2 or log is not print else None)
         try:
             if role == "chief":
                 distributed.serve(zoo_tuner, *where, log=log)
             else:
                 zoo_tuner.save()  # so that a run killed in its first trial resumes too
-                zoo_tuner.search(callbacks=callbacks, verbose=verbose)
+                zoo_tuner.search(callbacks=callbacks, verbose=shown)
         except RuntimeError as err:
             raise RuntimeError(_short(err)) from None
         except Exception as err:
@@ -232,11 +272,40 @@ def search(
                 raise RuntimeError(f"tuner {tuner_id or 'chief'}: the chief at {where[0]}:{where[1]} did not "
                                    f"answer ({getattr(err, 'code', lambda: '?')()})") from None
             raise
+        finally:
+            zoo_tuner.close_workers()
+            if zoo_tuner.progress is not None:
+                zoo_tuner.progress.close()
     if role == "worker":
         log(f"worker {tuner_id}: no trials left; the chief holds the results")
         return None
     return _collect(zoo_tuner, hypermodel, obj, directory, data=data, epochs=epochs, seed=seed,
                     patience=patience, log=log)
+
+
+def _finished(oracle) -> int:
+    return sum(t.status in ("COMPLETED", "FAILED") for t in oracle.trials.values())
+
+
+def _workers(model_name: str, data, directory: Path, *, isolate_trials, trials_per_worker, worker_memory,
+             verbose, log):
+    """The recycled trial workers for this search, or None to run the trials in this process."""
+    from tuning.workers import TrialWorkers, isolation_problem
+
+    if isolate_trials is False:
+        return None
+    problem = isolation_problem(model_name, data)
+    if problem is not None:
+        if isolate_trials:
+            raise ValueError(f"isolate_trials=True: {problem}")
+        log(f"trials run in this process: {problem}")
+        return None
+    from kerazoo.registry import get_entry
+
+    directory.mkdir(parents=True, exist_ok=True)
+    data_file = _write_data_file(directory / ".trial_data.npz", data)
+    return TrialWorkers(data_file, modules=(get_entry(model_name).fn.__module__,),
+                        trials_per_worker=trials_per_worker, worker_memory=worker_memory, verbose=verbose, log=log)
 
 
 def _short(err: Exception) -> str:
@@ -254,6 +323,9 @@ def _short(err: Exception) -> str:
 def _collect(zoo_tuner, hypermodel, obj, directory: Path, *, data, epochs, seed, patience, log) -> SearchResult:
     rows = results_mod.trial_rows(zoo_tuner.oracle, hypermodel.space)
     results_mod.write_results(directory, rows, obj)
+    from kerazoo.plots import plot_search
+
+    plot_search(rows, obj, directory / "search.png")
     best = results_mod.best_row(rows, obj[1])
     if best is None:
         raise RuntimeError(f"no trial of the search in {directory} completed; see trials.json for their errors")

@@ -1,18 +1,36 @@
-"""One trial in a fresh process: `python -m tuning.trial SPEC.json` (used by `isolate_trials`).
+"""A trial worker: `python -m tuning.trial --data DATA.npz --answers FD` (started by `tuning.workers`).
 
-The parent tuner writes the spec (hypermodel config, hyperparameters, epochs,
-checkpoint and TensorBoard paths); this process builds the model, trains it with
-the same callbacks KerasTuner would add in-process (best-epoch checkpoint,
-TensorBoard with hparams), and writes `{"history", "best_value", "peak_rss_kb"}`
-(or `{"failed"}` / `{"error"}`) to the spec's result path.
+It imports TensorFlow and loads the data once, then reads one trial request a
+line from stdin (hypermodel config, hyperparameters, epochs, checkpoint and
+TensorBoard paths), builds and trains the model with the callbacks KerasTuner
+would add in-process (best-epoch checkpoint, TensorBoard with hparams), and
+answers on file descriptor FD with one JSON line: `{"history", "best_value",
+"rss_kb", "peak_rss_kb"}`, or `{"failed"}` (a configuration that cannot work)
+or `{"error"}`. It ends at the end of its input, or when the searching process
+dies (Linux: the parent-death signal).
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
-import os
 import resource
 import sys
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (a killed search leaves no worker training)."""
+    import ctypes
+    import os
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
 
 
 def _load_data(path: str):
@@ -34,18 +52,33 @@ def _load_data(path: str):
                 source=meta["source"], options=meta["options"], arrays=arrays)
 
 
-def run(spec: dict) -> dict:
-    """Build, train and checkpoint one trial; returns what the parent reads back."""
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def run(spec: dict, data) -> dict:
+    """Build, train and checkpoint one trial on `data`; returns what the searching process reads back."""
     import keras
     import keras_tuner as kt
 
     from kerazoo.compat import tuner_utils
     from tuning.hypermodel import ZooHyperModel
+    from tuning.tuners import release_freed_memory
 
-    data = _load_data(spec["data_file"])
+    keras.backend.clear_session()  # as KerasTuner does before each trial's build
+    release_freed_memory()
     hypermodel = ZooHyperModel.from_config(spec["hypermodel"], data)
     hp = kt.HyperParameters.from_config(spec["hyperparameters"])
     hp.values = dict(spec["values"])
+    if hypermodel.folds:  # cross-validated: the folds' models, scored on their held-out folds
+        try:
+            return {"history": hypermodel.cross_validate(hp).history, "best_value": None}
+        except kt.errors.FailedTrialError as err:
+            return {"failed": str(err)}
     try:
         model = hypermodel.build(hp)
     except kt.errors.FailedTrialError as err:
@@ -68,23 +101,51 @@ def run(spec: dict) -> dict:
             trial_id=spec["trial_id"]))
     history = hypermodel.fit(hp, model, epochs=spec.get("epochs"), initial_epoch=spec.get("initial_epoch"),
                              callbacks=callbacks, verbose=spec.get("verbose", 0))
-    return {"history": history.history, "best_value": checkpoint.best_value if checkpoint else None,
-            "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    return {"history": history.history, "best_value": checkpoint.best_value if checkpoint else None}
+
+
+def serve(data_file: str, answers, requests=None) -> int:
+    """Answer trial requests (JSON lines on `requests`, stdin by default) until their end; the trials run."""
+    import gc
+
+    import keras  # noqa: F401  (the import the worker exists to pay once)
+
+    data = _load_data(data_file)
+    gc.freeze()  # TensorFlow's import leaves millions of objects: keep them out of every collection
+    done = 0
+    for line in requests if requests is not None else sys.stdin:
+        if not line.strip():
+            continue
+        spec = json.loads(line)
+        try:
+            result = run(spec, data)
+        except Exception as err:  # reported to the searching process, which marks the trial invalid
+            result = {"error": f"{type(err).__name__}: {' '.join(str(err).split())}"}
+        result.update(rss_kb=_rss_kb(), peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        answers.write(json.dumps(result, default=float) + "\n")
+        answers.flush()
+        done += 1
+    return done
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[0]) as f:
-        spec = json.load(f)
-    try:
-        result = run(spec)
-        code = 0 if "history" in result else 3
-    except Exception as err:  # reported to the parent, which marks the trial invalid
-        result, code = {"error": f"{type(err).__name__}: {' '.join(str(err).split())}"}, 1
-    tmp = spec["result"] + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, default=float)
-    os.replace(tmp, spec["result"])
-    return code
+    parser = argparse.ArgumentParser(prog="python -m tuning.trial", description="a recycled trial worker")
+    parser.add_argument("--data", required=True, help="the .npz of the search's arrays")
+    parser.add_argument("--answers", type=int, required=True, help="file descriptor to answer on")
+    parser.add_argument("--import", dest="modules", action="append", default=[],
+                        help="a module to import first (the model family's)")
+    args = parser.parse_args(argv)
+    _die_with_parent()
+    from kerazoo.console import quiet_tensorflow_import
+
+    quiet_tensorflow_import()  # TensorFlow's native start-up chatter is not an error worth reporting
+    import kerazoo  # noqa: F401  (registers the zoo's families)
+
+    for module in args.modules:
+        importlib.import_module(module)
+    with open(args.answers, "w", closefd=True) as answers:
+        serve(args.data, answers)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

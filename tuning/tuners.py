@@ -12,14 +12,14 @@
   covers conditional entries), so a chief never builds one.
 - The seed: KerasTuner reads `seed=0` as "no seed"; the zoo gives the oracle
   `seed + 1`, so every seed, 0 included, repeats.
-- Optionally each trial runs in a fresh Python process (`isolate_trials`), the
-  known cure for memory that grows across trials.
+- Trials run in recycled worker processes (`tuning.workers`), the cure for
+  memory that grows across trials, or in this process (for debugging).
 """
 
 from __future__ import annotations
 
+import functools
 import gc
-import json
 import math
 import os
 import time
@@ -29,6 +29,7 @@ import keras_tuner as kt
 from kerazoo.compat import check_tuner_overrides, retry_queue, tuner_utils
 from kerazoo.io import write_json
 from tuning import TUNERS
+from tuning.workers import TrialWorkers, WorkerDied
 
 __all__ = ["TUNERS", "make_oracle", "make_tuner", "oracle_seed", "ZooTuner"]
 
@@ -46,15 +47,24 @@ def release_freed_memory() -> bool:
     >>> release_freed_memory() == (platform.libc_ver()[0] == "glibc")  # True on glibc, False elsewhere
     True
     """
-    import ctypes
-    import ctypes.util
-
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = _libc()
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The C library, found once: `find_library` runs `ldconfig` in a child process (a fork of a large process)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"))
 
 
 def oracle_seed(seed: int | None) -> int | None:
@@ -184,23 +194,24 @@ check_tuner_overrides()  # the methods ZooTuner and the oracles override or call
 
 
 class ZooTuner(kt.Tuner):
-    """A KerasTuner `Tuner` with atomic state files, and trials optionally in fresh processes.
+    """A KerasTuner `Tuner` with atomic state files, and trials in recycled worker processes.
 
     Args:
         oracle: from `make_oracle`.
         hypermodel: a `ZooHyperModel`.
-        isolate_trials: run each trial in a fresh Python process. Defaults to False.
-        data_file: the `.npz` of the training and validation arrays that fresh
-            processes read (written by `search`).
+        workers: the `tuning.workers.TrialWorkers` that run the trials.
+            Defaults to None (each trial in this process).
+        progress: a `tuning.progress.SearchProgress` told of each finished
+            trial. Defaults to None.
         **kwargs: `keras_tuner.Tuner`'s arguments (directory, project_name,
             executions_per_trial, overwrite).
     """
 
-    def __init__(self, oracle, hypermodel, *, isolate_trials: bool = False, data_file: str | None = None,
-                 **kwargs):
-        self.isolate_trials = isolate_trials
-        self.data_file = data_file
+    def __init__(self, oracle, hypermodel, *, workers: TrialWorkers | None = None, progress=None, **kwargs):
+        self.workers = workers
+        self.progress = progress
         self.trial_peaks: dict[str, int] = {}
+        self.trial_workers: dict[str, int | None] = {}
         kt.Tuner.__init__(self, oracle, hypermodel, **kwargs)
 
     def _populate_initial_space(self):
@@ -245,26 +256,47 @@ class ZooTuner(kt.Tuner):
         write_json(self._get_tuner_fname(), self.get_state())
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
-        if not self.isolate_trials:
+        if self.workers is None and getattr(self.hypermodel, "folds", None):
+            return self.hypermodel.cross_validate(trial.hyperparameters)
+        if self.workers is None:
             return super()._build_and_fit_model(trial, *args, **kwargs)
-        return self._fit_in_process(trial, kwargs)
+        return self._fit_in_worker(trial, kwargs)
 
-    def _fit_in_process(self, trial, kwargs):
-        """Run one execution of a trial in a fresh `python -m tuning.trial` process."""
-        import subprocess
-        import sys
-        import tempfile
+    def on_search_end(self):
+        self.close_workers()
+        super().on_search_end()
 
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if self.progress is not None:
+            self.progress.trial_done(trial.trial_id, trial.status, trial.score, best=self.best_so_far())
+
+    def best_so_far(self) -> dict | None:
+        """`{"trial_id", "score", "values"}` of the best finished trial (its searched values), or None."""
+        from tuning.results import trial_values
+
+        best = self.oracle.get_best_trials(1)
+        if not best or best[0].score is None:
+            return None
+        return {"trial_id": best[0].trial_id, "score": best[0].score,
+                "values": trial_values(best[0], self.hypermodel.space, searched_only=True)}
+
+    def close_workers(self) -> None:
+        """End the trial worker (the search is over, or stopped)."""
+        if self.workers is not None:
+            self.workers.close()
+
+    def _fit_in_worker(self, trial, kwargs):
+        """Run one execution of a trial in a recycled worker process (`tuning.workers`)."""
         import keras
-
 
         hp = trial.hyperparameters
         callbacks = kwargs.get("callbacks") or []
         checkpoint = next((c for c in callbacks if isinstance(c, tuner_utils().SaveBestEpoch)), None)
         board = next((c for c in callbacks if type(c).__name__ == "TensorBoard"), None)
         previous = hp.values.get("tuner/trial_id")
-        spec = {
-            "hypermodel": self.hypermodel.get_config(), "data_file": self.data_file,
+        request = {
+            "hypermodel": self.hypermodel.get_config(),
             "hyperparameters": hp.get_config(), "values": hp.values, "trial_id": trial.trial_id,
             "epochs": kwargs.get("epochs"), "initial_epoch": kwargs.get("initial_epoch"),
             "checkpoint": checkpoint.filepath if checkpoint else None,
@@ -274,28 +306,22 @@ class ZooTuner(kt.Tuner):
             "load_weights": self._get_checkpoint_fname(previous) if previous else None,
             "verbose": kwargs.get("verbose", 0),
         }
-        with tempfile.TemporaryDirectory(prefix="kerazoo-trial-") as tmp:
-            spec_path, result_path = os.path.join(tmp, "trial.json"), os.path.join(tmp, "result.json")
-            spec["result"] = result_path
-            with open(spec_path, "w") as f:
-                json.dump(spec, f)
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-            proc = subprocess.run([sys.executable, "-m", "tuning.trial", spec_path], env=env,
-                                  stdout=None if spec["verbose"] else subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-            result = {}
-            if os.path.exists(result_path):
-                with open(result_path) as f:
-                    result = json.load(f)
+        try:
+            result = self.workers.run(request, trial_id=trial.trial_id)
+        except WorkerDied as err:
+            raise RuntimeError(f"trial {trial.trial_id}: {err} twice") from None
+        if result.get("restarted"):
+            info = getattr(self.oracle, "zoo_trials", {}).get(trial.trial_id)
+            if info is not None:
+                info["starts"] = info.get("starts", 1) + 1
         if result.get("failed"):
             raise kt.errors.FailedTrialError(result["failed"])
-        if proc.returncode != 0 or "history" not in result:
-            tail = (result.get("error") or proc.stderr.strip().splitlines()[-1:] or ["no output"])
-            raise RuntimeError(f"trial {trial.trial_id} process exited with {proc.returncode}: "
-                               f"{tail if isinstance(tail, str) else tail[0]}")
+        if "history" not in result:
+            raise RuntimeError(f"trial {trial.trial_id}: {result.get('error') or 'the worker gave no history'}")
         if checkpoint is not None and result.get("best_value") is not None:
             checkpoint.best_value = result["best_value"]
         self.trial_peaks[trial.trial_id] = result.get("peak_rss_kb", 0)
+        self.trial_workers[trial.trial_id] = result.get("worker_pid")
         history = keras.callbacks.History()
         history.history = result["history"]
         return history

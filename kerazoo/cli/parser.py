@@ -173,6 +173,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker", metavar="ID", help="run trials for the chief at --address, as worker ID")
     p.add_argument("--address", metavar="HOST:PORT", help="the chief's address")
     p.add_argument("--check", action="store_true", help="validate the job against its data, print the space, stop")
+    p.add_argument("--in-process", action="store_true", help="run the trials in this process, not in recycled "
+                   "worker processes (for debugging: breakpoints and tracebacks in one process)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                    help="0 quiet, 1 a summary per trial, 2 also epochs")
     p.set_defaults(func=cmd_tune)

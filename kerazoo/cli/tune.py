@@ -17,5 +17,6 @@ def cmd_tune(args) -> int:
 
     run_job(job, overwrite=args.overwrite, role="chief" if args.chief else "worker" if args.worker else None,
             tuner_id=args.worker, address=args.address, max_trials=args.max_trials, out=args.out,
-            verbose=args.verbose, check=args.check)
+            verbose=args.verbose, check=args.check,
+            isolate_trials=False if args.in_process else None)
     return EXIT_OK

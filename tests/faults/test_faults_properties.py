@@ -178,7 +178,7 @@ def test_set_values_are_typed_after_the_default_or_refused(model, text):
 
 
 JOB_FIELDS = ("model", "data", "space", "tuner", "objective", "budget", "seed", "output", "precision",
-              "isolate_trials", "tensorboard", "winner", "budgett")
+              "isolate_trials", "trials_per_worker", "worker_memory", "tensorboard", "winner", "budgett")
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 100), st.floats(allow_nan=True),
                     st.text(max_size=8), st.sampled_from(["mlp", "cnn", "iris", "digits", "random", "grid",
                                                           "val_accuracy", "max", "float32"]))
