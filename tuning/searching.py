@@ -186,7 +186,7 @@ def search(
     >>> from kerazoo import load_data
     >>> result = search("mlp", load_data("iris"), tuner="random", max_trials=2, epochs=1,
     ...                 space={"depth": 1, "width": [8, 16], "batch_size": 32},
-    ...                 directory=tempfile.mkdtemp(), tensorboard=False, log=None)
+    ...                 directory=tempfile.mkdtemp(), tensorboard=False, isolate_trials=False, log=None)
     >>> len(result.trials), sorted(result.best_hyperparameters)[:3]
     (2, ['batch_norm', 'batch_size', 'depth'])
     >>> result.best_config["model"], result.objective
