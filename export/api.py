@@ -309,7 +309,7 @@ def _build(source: ExportSource, tmp: Path, *, name, version, formats, modes, re
            select_ops, x, labels, x_note, gate) -> ExportResult:
     from export.metadata import environment, file_info, preprocessing_note, write_metadata
     from export.savedmodel import float32_copy, write_savedmodel
-    from export.verify import reference_outputs, verify_savedmodel
+    from export.verify import load_or_none, reference_outputs, verify_savedmodel
 
     model = float32_copy(source.model)
     reference_note = "the Keras model" if model is source.model else \
@@ -322,7 +322,8 @@ def _build(source: ExportSource, tmp: Path, *, name, version, formats, modes, re
     artifacts = []
     if keep_savedmodel:
         info = _savedmodel_info(tmp)
-        check = verify_savedmodel(tmp, x, reference, **check_kw) if x is not None else None
+        loaded = load_or_none(tmp) if x is not None else None  # once, for the verification and the warm-up check
+        check = verify_savedmodel(tmp, x, reference, loaded=loaded, **check_kw) if x is not None else None
         if check is not None:
             check.artifact = "saved_model.pb"
         artifacts.append(Artifact("saved_model.pb", "savedmodel", "float32", verification=check, **info))
@@ -332,7 +333,7 @@ def _build(source: ExportSource, tmp: Path, *, name, version, formats, modes, re
         from export.source import warmup_examples
 
         serving = add_serving_files(tmp, warmup_examples(source, x), model_name=name, version=version,
-                                    verify=x is not None)
+                                    verify=x is not None, loaded=loaded)
     if "tflite" in formats:
         for mode in (None, *modes):
             if mode == "int8":

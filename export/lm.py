@@ -105,13 +105,13 @@ def _judge(result: Verification, reference, logits, labels=None) -> Verification
     return compare(result, ref, out, what="logits")
 
 
-def _verify(kind: str, path: Path, x, reference, precision: str, labels=None) -> Verification:
+def _verify(kind: str, path: Path, x, reference, precision: str, labels=None, loaded=None) -> Verification:
     from export.verify import latency_ms, savedmodel_runner, tflite_runner
 
     consumer = "tf.saved_model.load" if kind == "savedmodel" else "ai_edge_litert.interpreter.Interpreter"
     result = Verification(artifact=path.name, consumer=consumer, precision=precision)
     try:
-        run = savedmodel_runner(path.parent) if kind == "savedmodel" else tflite_runner(path)
+        run = savedmodel_runner(path.parent, loaded=loaded) if kind == "savedmodel" else tflite_runner(path)
         outputs = run(x)
         result.latency_ms = latency_ms(run if kind == "savedmodel" else tflite_runner(path), x)
     except Exception as err:  # the file does not load or run: that is the finding
@@ -311,6 +311,7 @@ def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run
     from export.report import fidelity_report
     from export.savedmodel import float32_copy
     from export.tflite import convert_tflite, inspect_tflite, tflite_filename
+    from export.verify import load_or_none
 
     model = float32_copy(model)
     keep_savedmodel = "savedmodel" in formats
@@ -330,14 +331,17 @@ def _build(model, tmp: Path, *, name, version, formats, modes, seq_len, tok, run
         parts = [p for p in ("saved_model.pb", "variables", "assets", "fingerprint.pb") if (tmp / p).exists()]
         infos = [(p, file_info(tmp / p)) for p in parts]
         digest = hashlib.sha256("\n".join(f"{p}:{i['sha256']}" for p, i in infos).encode()).hexdigest()
-        v = _verify("savedmodel", tmp / "saved_model.pb", x, reference, "float32", labels) if x is not None else None
+        loaded = load_or_none(tmp) if x is not None else None  # once, for the verification and the warm-up check
+        v = (_verify("savedmodel", tmp / "saved_model.pb", x, reference, "float32", labels, loaded=loaded)
+             if x is not None else None)
         check(Artifact("saved_model.pb", "savedmodel", "float32", bytes=sum(i["bytes"] for _, i in infos),
                        sha256=digest, verification=v))
         # warm-up records and serving.json, beside the SavedModel
         from export.manifest import add_serving_files
 
         examples = x if x is not None else _windows_for(None, seq_len, model, None)[0]
-        serving = add_serving_files(tmp, examples, model_name=name, version=version, verify=x is not None)
+        serving = add_serving_files(tmp, examples, model_name=name, version=version, verify=x is not None,
+                                    loaded=loaded)
 
     def tflite(mode, content=None):
         path = tmp / tflite_filename(mode)

@@ -180,7 +180,7 @@ def write_manifest(folder: str | os.PathLike, *, model_name: str, version: int, 
 
 
 def add_serving_files(folder: str | os.PathLike, examples, *, model_name: str, version: int,
-                      verify: bool = True) -> dict:
+                      verify: bool = True, loaded=None) -> dict:
     """Write the warm-up records (`export.warmup`) and the serving manifest into a SavedModel folder.
 
     Args:
@@ -191,6 +191,8 @@ def add_serving_files(folder: str | os.PathLike, examples, *, model_name: str, v
         version: the version number.
         verify: parse the warm-up records back and run them through the
             SavedModel (`export.warmup.check_warmup`). Defaults to True.
+        loaded: the SavedModel already loaded with `tf.saved_model.load`, for
+            that check. Defaults to loading it from `folder`.
 
     Returns:
         What `metadata.json` records under `serving`: the files, and the warm-up
@@ -209,6 +211,6 @@ def add_serving_files(folder: str | os.PathLike, examples, *, model_name: str, v
 
     (input_name, _), = signatures(folder)["serving_default"]["inputs"].items()
     write_warmup(folder, examples, model_name=model_name, input_name=input_name)
-    checked = check_warmup(folder) if verify else None
+    checked = check_warmup(folder, loaded=loaded) if verify else None
     write_manifest(folder, model_name=model_name, version=version, example=examples[0])
     return {"manifest": MANIFEST_FILE, "request": REQUEST_FILE, "warmup_file": WARMUP_FILE, "warmup": checked}

@@ -242,12 +242,17 @@ def run_savedmodel(path: str | os.PathLike, x) -> dict:
     return savedmodel_runner(path)(x)
 
 
-def savedmodel_runner(path: str | os.PathLike):
-    """A function `x -> outputs` over a SavedModel's `serving_default`, loaded once (see `run_savedmodel`)."""
+def savedmodel_runner(path: str | os.PathLike, *, loaded=None):
+    """A function `x -> outputs` over a SavedModel's `serving_default`, loaded once (see `run_savedmodel`).
+
+    `loaded` is the SavedModel already loaded with `tf.saved_model.load` (see
+    `load_or_none`); by default it is loaded from `path`.
+    """
     import numpy as np
     import tensorflow as tf
 
-    fn = tf.saved_model.load(os.fspath(path)).signatures["serving_default"]
+    loaded = loaded if loaded is not None else tf.saved_model.load(os.fspath(path))
+    fn = loaded.signatures["serving_default"]
     (name, spec), = fn.structured_input_signature[1].items()
 
     def run(x) -> dict:
@@ -316,8 +321,27 @@ def tflite_runner(path: str | os.PathLike, *, num_threads: int | None = None):
     return run
 
 
+def load_or_none(path: str | os.PathLike):
+    """The SavedModel at `path` loaded with `tf.saved_model.load`, or None when it does not load.
+
+    An export loads its SavedModel once for its checks (verification, warm-up
+    records); None lets `verify_savedmodel` load it again and report why it fails.
+
+    Example:
+    >>> import tempfile
+    >>> load_or_none(tempfile.mkdtemp()) is None  # an empty folder is no SavedModel
+    True
+    """
+    import tensorflow as tf
+
+    try:
+        return tf.saved_model.load(os.fspath(path))
+    except Exception:
+        return None
+
+
 def verify_savedmodel(path: str | os.PathLike, x, reference, *, task: str = "multiclass", labels=None,
-                      latency: bool = True) -> Verification:
+                      latency: bool = True, loaded=None) -> Verification:
     """Reload a SavedModel with `tf.saved_model.load` and compare its outputs with Keras'.
 
     Args:
@@ -328,6 +352,8 @@ def verify_savedmodel(path: str | os.PathLike, x, reference, *, task: str = "mul
         labels: the true labels of the first `len(labels)` inputs (the held-out
             ones): their score is recorded beside Keras'. Defaults to None.
         latency: time single-example calls. Defaults to True.
+        loaded: the SavedModel already loaded with `tf.saved_model.load`.
+            Defaults to loading it from `path`.
 
     Returns:
         A `Verification`; its status is "failed" beyond the float32 tolerance.
@@ -347,7 +373,7 @@ def verify_savedmodel(path: str | os.PathLike, x, reference, *, task: str = "mul
     result = Verification(artifact=os.path.basename(os.fspath(path)) or os.fspath(path),
                           consumer="tf.saved_model.load", precision="float32")
     try:
-        run = savedmodel_runner(path)
+        run = savedmodel_runner(path, loaded=loaded)
         outputs = run(x)
     except Exception as err:  # the file does not load or run: that is the finding
         result.status, result.note = "failed", f"does not run: {str(err).splitlines()[0][:300]}"
