@@ -56,6 +56,23 @@ def card_data(result, config: dict, *, data, job, metrics: dict | None, cv: dict
 
     Returns:
         `{"title", "created", "versions", "data", "search", "winner", "cv", "test", "export"}`.
+
+    Example:
+    >>> from types import SimpleNamespace
+    >>> from kerazoo import load_data
+    >>> from tuning.spaces import resolve_space
+    >>> result = SimpleNamespace(objective=("val_loss", "min"), space=resolve_space("mlp", {"width": [8, 16]}),
+    ...     trials=[{"trial_id": "0", "status": "COMPLETED", "score": 0.5, "hyperparameters": {"width": 8}}],
+    ...     directory="t", best_trial_id="0", best_score=0.5)
+    >>> job = SimpleNamespace(tuner="random", epochs=1, max_trials=1, seed=0)
+    >>> config = {"model": "mlp", "overrides": {"width": 8}, "compile": {}, "data": {"batch_size": 32},
+    ...           "fit": {"epochs": 1}}
+    >>> card = card_data(result, config, data=load_data("iris"), job=job, metrics={"test": {"accuracy": 0.9}},
+    ...                  cv=None, winner_dir=None, export_dir=None)
+    >>> card["search"]["space"]["mlp"]["width"]["values"], card["search"]["per_family"], card["test"]
+    ([8, 16], {'mlp': {'trials': 1, 'completed': 1, 'best_score': 0.5}}, {'accuracy': 0.9})
+    >>> render_card(card).splitlines()[0]
+    '# mlp on iris, found by a random search'
     """
     from kerazoo.runs import versions
 
@@ -175,7 +192,19 @@ def render_card(card: dict) -> str:
 
 
 def write_model_card(directory: str | Path, card: dict) -> dict[str, Path]:
-    """Write `model_card.json` and `model_card.md` into `directory`; returns their paths (`json`, `md`)."""
+    """Write `model_card.json` and `model_card.md` into `directory`; returns their paths (`json`, `md`).
+
+    Example:
+    >>> import tempfile
+    >>> card = {"title": "t", "created": "2026", "versions": {}, "data": {"source": "iris", "task": "multiclass",
+    ...         "kind": "tabular", "input_shape": [4], "sizes": {}, "seed": 0}, "search": {"families": ["mlp"],
+    ...         "tuner": "random", "objective": {"name": "val_loss", "direction": "min"}, "epochs_per_trial": 1,
+    ...         "trials": 0, "completed": 0, "failed": 0, "per_family": {}, "space": {}, "best_trial": None,
+    ...         "best_score": None}, "winner": {"model": "mlp", "overrides": {}, "compile": {}, "batch_size": 32,
+    ...         "fit": {}, "trained_on": "train", "run_dir": None, "config": "best.json"}}
+    >>> sorted(p.name for p in write_model_card(tempfile.mkdtemp(), card).values())
+    ['model_card.json', 'model_card.md']
+    """
     from kerazoo.io import write_json, write_text
 
     directory = Path(directory)
