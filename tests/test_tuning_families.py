@@ -145,3 +145,31 @@ def test_a_bad_rescore_folds_fails_with_one_line():
 
     with pytest.raises(JobError, match="^job: winner.rescore_folds: expected an int >= 2, got 1$"):
         load_job({"model": "mlp", "data": "iris", "winner": {"rescore_folds": 1}})
+
+
+def test_the_family_search_benchmark_renders_each_family_and_both_test_accuracies():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "benchmarks"
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location("_bench_family_search", bench / "family_search.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(bench))
+    trials = [{"family": "cnn", "val_accuracy": 0.97, "seconds": 20.0}, {"family": "vit", "val_accuracy": 0.9,
+                                                                         "seconds": 60.0}]
+    saved = {"command": "python benchmarks/family_search.py", "date": "2026-12-07", "machine": {"cpus": 2},
+             "result": {"tuner": "bayesian", "epochs": 3, "test_rows": 360, "same_test_rows": True,
+                        "search": {"families": ["cnn", "mlp", "vit"], "trials": trials, "families_tried": ["cnn", "vit"],
+                                   "search_seconds": 80.0, "rescore": None,
+                                   "winner": {"model": "cnn", "overrides": {"dropout": 0.1}, "compile": {},
+                                              "batch_size": 32, "test_accuracy": 0.99, "retrain_seconds": 30.0}},
+                        "cnn_defaults": {"test_accuracy": 0.9917, "seconds": 31.0}}}
+    text = module.render(saved)
+    assert "| `cnn` | 1 | 97.00% | 20 |" in text and "| `mlp` | 0 | - | - |" in text
+    assert "| search winner (`cnn`), retrained on train + validation | 99.00% | 30 |" in text
+    assert "(defaults) | 99.17% | 31 |" in text and "2 families tried" in text
