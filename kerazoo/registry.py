@@ -20,7 +20,7 @@ from kerazoo.modelinfo import record_info
 from kerazoo.space import Declaration, check_value, to_dict
 from kerazoo.spec import KINDS, TASKS, DataSpec
 
-__all__ = ["register", "build", "list_models", "describe", "get_entry", "ModelEntry"]
+__all__ = ["register", "build", "list_models", "describe", "get_entry", "ModelEntry", "fit_problem"]
 
 log = logging.getLogger("kerazoo")
 
@@ -268,18 +268,36 @@ def describe(name: str) -> dict:
     }
 
 
-def _check_fits(entry: ModelEntry, spec: DataSpec) -> None:
+def fit_problem(name: str, spec: DataSpec) -> str | None:
+    """Why model `name` cannot take data of `spec` (its task or its input kind), or None when it can.
+
+    The sentence `build` raises for such data; a search across families uses it
+    to pick the families that take part and to refuse one that does not fit.
+
+    Example:
+    >>> from kerazoo.spec import DataSpec
+    >>> fit_problem("mlp", DataSpec((4,), num_classes=3, kind="tabular")) is None
+    True
+    >>> fit_problem("cnn", DataSpec((4,), num_classes=3, kind="tabular", name="iris"))
+    "model 'cnn' takes image inputs, but the data 'iris' has tabular inputs of shape (4,); models that take tabular inputs: mlp, transformer"
+    """
+    entry = get_entry(name)
     if spec.task not in entry.tasks:
         others = list_models(task=spec.task)
-        raise ValueError(
-            f"model {entry.name!r} supports tasks {list(entry.tasks)}, but the data "
-            f"{spec.name!r} is {spec.task!r}; models for {spec.task!r}: {', '.join(others)}")
+        return (f"model {entry.name!r} supports tasks {list(entry.tasks)}, but the data "
+                f"{spec.name!r} is {spec.task!r}; models for {spec.task!r}: {', '.join(others)}")
     if spec.kind not in entry.inputs:
         others = list_models(inputs=spec.kind, task=spec.task)
-        raise ValueError(
-            f"model {entry.name!r} takes {'/'.join(entry.inputs)} inputs, but the data "
-            f"{spec.name!r} has {spec.kind} inputs of shape {spec.input_shape}; models that "
-            f"take {spec.kind} inputs: {', '.join(others) or 'none'}")
+        return (f"model {entry.name!r} takes {'/'.join(entry.inputs)} inputs, but the data "
+                f"{spec.name!r} has {spec.kind} inputs of shape {spec.input_shape}; models that "
+                f"take {spec.kind} inputs: {', '.join(others) or 'none'}")
+    return None
+
+
+def _check_fits(entry: ModelEntry, spec: DataSpec) -> None:
+    problem = fit_problem(entry.name, spec)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def resolve_spec(

@@ -1,7 +1,7 @@
 """Hyperparameter search over the zoo's declared search spaces (KerasTuner).
 
 `search` runs a KerasTuner search over a registered model's search space plus its
-training settings; `run_job` runs a search job written as YAML (`kerazoo tune
+training settings (or across model families: a list of them, or "auto"); `run_job` runs a search job written as YAML (`kerazoo tune
 job.yaml`): search, results, the winner retrained on train + validation, tested,
 optionally exported. Searches resume where they stopped and spread over
 processes with KerasTuner's chief/worker mode. Importing `tuning` imports
@@ -29,6 +29,12 @@ _LAZY = {
     "resolve_space": "tuning.spaces",
     "ResolvedSpace": "tuning.spaces",
     "resolve_objective": "tuning.objective",
+    "resolve_search_space": "tuning.families",
+    "FamilySpace": "tuning.families",
+    "auto_families": "tuning.families",
+    "resolve_families": "tuning.families",
+    "retrain": "tuning.run",
+    "rescore": "tuning.run",
 }
 
 __all__ = ["TUNERS", *_LAZY]

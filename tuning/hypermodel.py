@@ -25,7 +25,6 @@ from tuning.spaces import (
     choice_values,
     decode_value,
     parent_values,
-    resolve_space,
 )
 
 __all__ = ["ZooHyperModel", "as_data"]
@@ -81,7 +80,7 @@ class ZooHyperModel(kt.HyperModel):
 
     def __init__(
         self,
-        model: str,
+        model: str | list[str],
         data: Any,
         *,
         space: Any = None,
@@ -93,12 +92,14 @@ class ZooHyperModel(kt.HyperModel):
         objective: tuple[str, str] = ("val_loss", "min"),
         folds: int | None = None,
     ):
-        super().__init__(name=model, tunable=True)
+        from tuning.families import FamilySpace, resolve_search_space
+
         self.folds = folds
         self.data = as_data(data)
-        self.model_name = model
-        self.space = space if isinstance(space, ResolvedSpace) else resolve_space(
+        self.space = space if isinstance(space, (ResolvedSpace, FamilySpace)) else resolve_search_space(
             model, space, kind=self.data.spec.kind)
+        self.model_name = self.space.model
+        super().__init__(name=self.model_name, tunable=True)
         self.epochs = epochs
         self.seed = seed
         self.patience = patience
@@ -163,15 +164,15 @@ class ZooHyperModel(kt.HyperModel):
         from kerazoo.registry import build
 
         values = self.values(hp)
+        family = self.space.family(values)
         model_kwargs, training = self.space.split(values)
         compile_kwargs = {**self.compile, **{k: v for k, v in training.items() if k in COMPILE_KEYS}}
         keras.utils.set_random_seed(self.seed)
         extra = {"precision": self.precision} if self.precision not in (None, "float32") else {}
         try:
-            return build(self.model_name, self.data.spec, compile=compile_kwargs or True, **extra,
-                         **model_kwargs)
+            return build(family, self.data.spec, compile=compile_kwargs or True, **extra, **model_kwargs)
         except (ValueError, TypeError) as err:  # a configuration the builder refuses: skip the trial
-            raise kt.errors.FailedTrialError(f"{self.model_name} with {values}: {err}") from err
+            raise kt.errors.FailedTrialError(f"{family} with {values}: {err}") from err
 
     def trial_data(self, batch_size: int | None = None):
         """The data a trial trains on: no test split, the training split in `batch_size` batches."""
@@ -221,16 +222,17 @@ class ZooHyperModel(kt.HyperModel):
         from kerazoo.crossval import cross_validate
 
         values = self.values(hp)
+        family = self.space.family(values)
         model_kwargs, training = self.space.split(values)
         compile_kwargs = {**self.compile, **{k: v for k, v in training.items() if k in COMPILE_KEYS}}
         data = self.trial_data(training.get("batch_size"))
         train_only = replace(data, validation=None, arrays={"train": data.arrays["train"]})
         try:
-            cv = cross_validate(self.model_name, train_only, self.folds, epochs=self.epochs, seed=self.seed,
+            cv = cross_validate(family, train_only, self.folds, epochs=self.epochs, seed=self.seed,
                                 overrides=model_kwargs, compile=compile_kwargs or True, validation_split=0.0,
                                 callbacks="none", augment=training.get("augment"))
         except (ValueError, TypeError) as err:  # a configuration the builder refuses: skip the trial
-            raise kt.errors.FailedTrialError(f"{self.model_name} with {values}: {err}") from err
+            raise kt.errors.FailedTrialError(f"{family} with {values}: {err}") from err
         name = self.objective[0]
         metric = name[4:] if name.startswith("val_") else name
         history = keras.callbacks.History()
@@ -242,16 +244,20 @@ class ZooHyperModel(kt.HyperModel):
 
     def get_config(self) -> dict:
         """What a fresh process needs to make the same hypermodel (data excluded)."""
-        return {"model": self.model_name, "space": self.space.to_dict(), "epochs": self.epochs,
+        return {"model": self.model_name, "families": list(self.space.families),
+                "space": self.space.to_dict(), "epochs": self.epochs,
                 "seed": self.seed, "patience": self.patience, "compile": self.compile,
                 "precision": self.precision, "objective": list(self.objective), "folds": self.folds}
 
     @classmethod
     def from_config(cls, config: dict, data: Any) -> ZooHyperModel:
         """The hypermodel `get_config` describes, over `data`."""
+        from tuning.families import FamilySpace
         from tuning.spaces import ResolvedSpace
 
-        space = ResolvedSpace.from_dict(config["model"], config["space"])
+        families = config.get("families") or [config["model"]]
+        space = (FamilySpace.from_dict(families, config["space"]) if len(families) > 1
+                 else ResolvedSpace.from_dict(families[0], config["space"]))
         return cls(config["model"], data, space=space, epochs=config["epochs"], seed=config["seed"],
                    patience=config["patience"], compile=config["compile"], precision=config["precision"],
                    objective=tuple(config["objective"]), folds=config.get("folds"))

@@ -1,7 +1,7 @@
 """Search jobs as YAML files: the schema, and `load_job` that validates one.
 
 ```yaml
-model: cnn                      # a registered model (required)
+model: cnn                      # a registered model, a list of them or `auto` (a search across families)
 data: digits                    # a source, or {source, validation_split, test_split, batch_size, ...}
 space:                          # changes to the model's space and the training settings
   filters: [[16, 32, 64], [32, 64, 128]]
@@ -12,7 +12,8 @@ objective: val_accuracy         # or {name: val_f1, direction: max, folds: 5} (5
 budget: {max_trials: 10, executions_per_trial: 1, epochs: 10, patience: null, hyperband_factor: 3}
 seed: 0                         # splits, oracle, weights and shuffling
 output: runs/tune-digits-cnn    # the search directory
-winner: {retrain: true, merge_validation: true, epochs: null, patience: 10, export: null}
+winner: {retrain: true, merge_validation: true, epochs: null, patience: 10, rescore_folds: null, export: null}
+                                # (winner.epochs: auto trains as long as `kerazoo train` would)
 isolate_trials: true            # trials in recycled worker processes (false: in this process, for debugging)
 trials_per_worker: 8            # a worker is replaced after this many trials...
 worker_memory: null             # ...or once its memory passes this many MiB
@@ -41,7 +42,7 @@ FIELDS = ("model", "data", "space", "tuner", "objective", "budget", "seed", "out
 DATA_FIELDS = ("source", "validation_split", "test_split", "batch_size", "task", "kind", "label",
                "image_size", "name")
 BUDGET_FIELDS = ("max_trials", "executions_per_trial", "epochs", "patience", "hyperband_factor")
-WINNER_FIELDS = ("retrain", "merge_validation", "epochs", "patience", "export")
+WINNER_FIELDS = ("retrain", "merge_validation", "epochs", "patience", "rescore_folds", "export")
 EXPORT_FIELDS = ("formats", "quantize")
 
 
@@ -55,7 +56,7 @@ class Job:
     ('mlp', {'source': 'iris'}, 'bayesian', 3, 'runs/tune-mlp')
     """
 
-    model: str
+    model: str | list
     data: dict
     space: dict = field(default_factory=dict)
     tuner: str = "bayesian"
@@ -74,8 +75,9 @@ class Job:
     tensorboard: bool = True
     retrain: bool = True
     merge_validation: bool = True
-    winner_epochs: int | None = None
+    winner_epochs: int | str | None = None
     winner_patience: int = 10
+    rescore_folds: int | None = None
     export: dict | None = None
     path: str = "job"
 
@@ -170,6 +172,33 @@ def _check_indentation(name: str, raw: Mapping) -> None:
                            f"(YAML reads it as a job field); indent it by two spaces below `{parent}:`")
 
 
+def _model(name: str, value: Any) -> str | list:
+    """The job's `model`: a registered name, `auto`, or a list of registered names.
+
+    Example:
+    >>> _model("job.yaml", ["cnn", "vitt"])
+    Traceback (most recent call last):
+    ...
+    kerazoo.errors.JobError: job.yaml: model: unknown model 'vitt'; did you mean: vit? (`kerazoo models` lists them all)
+    """
+    from kerazoo.registry import get_entry
+    from tuning.families import AUTO, resolve_families
+
+    if isinstance(value, list):
+        try:
+            return list(resolve_families(value))
+        except ValueError as err:
+            raise JobError(f"{name}: {err}") from None
+    model = _str(f"{name}: model", value)
+    if model == AUTO:
+        return model
+    try:
+        get_entry(model)
+    except KeyError as err:
+        raise JobError(f"{name}: model: {err.args[0]}") from None
+    return model
+
+
 def load_job(source: str | os.PathLike | Mapping) -> Job:
     """Read and validate a search job: a YAML file, or the same data as a dict.
 
@@ -230,13 +259,7 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
         if required not in raw:
             raise JobError(f"{name}: {required}: missing (a job needs at least `model:` and `data:`)")
 
-    from kerazoo.registry import get_entry
-
-    model = _str(f"{name}: model", raw["model"])
-    try:
-        get_entry(model)
-    except KeyError as err:
-        raise JobError(f"{name}: model: {err.args[0]}") from None
+    model = _model(name, raw["model"])
 
     data = raw["data"]
     if isinstance(data, str):
@@ -256,10 +279,10 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
     space = raw.get("space") or {}
     if not isinstance(space, Mapping):
         raise JobError(f"{name}: space: expected a mapping of name -> values, got {space!r}")
-    from tuning.spaces import resolve_space
+    from tuning.families import is_family_search, resolve_families, resolve_search_space
 
     try:
-        resolve_space(model, space)
+        resolve_search_space(resolve_families(model) if is_family_search(model) else model, space)
     except (ValueError, TypeError) as err:
         raise JobError(f"{name}: {err if str(err).startswith('space') else f'space: {err}'}") from None
 
@@ -287,7 +310,8 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
     job.hyperband_factor = _int(f"{name}: budget.hyperband_factor",
                                 budget.get("hyperband_factor", job.hyperband_factor), minimum=2)
     job.seed = _int(f"{name}: seed", raw.get("seed", 0), minimum=0)
-    job.output = _str(f"{name}: output", raw.get("output", f"runs/tune-{stem or model}"))
+    label = model if isinstance(model, str) else "families"
+    job.output = _str(f"{name}: output", raw.get("output", f"runs/tune-{stem or label}"))
     job.precision = _str(f"{name}: precision", raw.get("precision"), optional=True,
                          choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"))
     if raw.get("isolate_trials") is not None:
@@ -302,8 +326,11 @@ def load_job(source: str | os.PathLike | Mapping) -> Job:
     winner = _keys(f"{name}: winner", raw.get("winner") or {}, WINNER_FIELDS, "winner")
     job.retrain = _bool(f"{name}: winner.retrain", winner.get("retrain", True))
     job.merge_validation = _bool(f"{name}: winner.merge_validation", winner.get("merge_validation", True))
-    job.winner_epochs = _int(f"{name}: winner.epochs", winner.get("epochs"), optional=True)
+    job.winner_epochs = winner.get("epochs")
+    if job.winner_epochs != "auto":  # "auto": as many as `kerazoo train` would train
+        job.winner_epochs = _int(f"{name}: winner.epochs", job.winner_epochs, optional=True)
     job.winner_patience = _int(f"{name}: winner.patience", winner.get("patience", 10))
+    job.rescore_folds = _int(f"{name}: winner.rescore_folds", winner.get("rescore_folds"), minimum=2, optional=True)
     export = winner.get("export")
     if export is not None:
         if export is True:

@@ -30,8 +30,9 @@ def _value(value) -> str:
 
 
 def progress_line(*, done: int, total: int, trial_id: str, status: str, score: float | None,
-                  objective: tuple[str, str], best: dict | None, elapsed: float, left: float | None) -> str:
-    """One progress line (see the module docstring).
+                  objective: tuple[str, str], best: dict | None, elapsed: float, left: float | None,
+                  family: str | None = None) -> str:
+    """One progress line (see the module docstring); in a search across families, the trial's family first.
 
     Example:
     >>> progress_line(done=3, total=10, trial_id="2", status="COMPLETED", score=0.41234,
@@ -39,9 +40,14 @@ def progress_line(*, done: int, total: int, trial_id: str, status: str, score: f
     ...               best={"trial_id": "1", "score": 0.38111, "values": {"width": 16, "learning_rate": 0.003}},
     ...               elapsed=62, left=125)
     'trial 3/10 done (val_loss 0.4123) | best val_loss 0.3811, trial 1: width=16 learning_rate=0.003 | 1m02s elapsed, about 2m05s left'
+    >>> progress_line(done=1, total=4, trial_id="0", status="COMPLETED", score=0.9, objective=("val_accuracy", "max"),
+    ...               best={"trial_id": "0", "score": 0.9, "values": {"model": "vit"}}, elapsed=5, left=15,
+    ...               family="vit")
+    'trial 1/4 done (vit, val_accuracy 0.9) | best val_accuracy 0.9, trial 0: model=vit | 5s elapsed, about 15s left'
     """
     name = objective[0]
     what = f"{name} {score:.4g}" if status == "COMPLETED" and score is not None else status.lower()
+    what = f"{family}, {what}" if family else what
     parts = [f"trial {done}/{total} done ({what})"]
     if best is not None:
         values = " ".join(f"{k}={_value(v)}" for k, v in best["values"].items())
@@ -85,14 +91,18 @@ class SearchProgress:
         self.start = clock()
         self.width = 0
 
-    def trial_done(self, trial_id: str, status: str, score: float | None, *, best: dict | None) -> None:
-        """Report a finished trial; `best` is `{"trial_id", "score", "values"}` of the best so far."""
+    def trial_done(self, trial_id: str, status: str, score: float | None, *, best: dict | None,
+                   family: str | None = None) -> None:
+        """Report a finished trial; `best` is `{"trial_id", "score", "values"}` of the best so far.
+
+        `family`: the trial's model family, in a search across families.
+        """
         self.done += 1
         elapsed = self.clock() - self.start
         ran = self.done - self.start_done
         left = elapsed / ran * max(0, self.total - self.done) if ran else None
         line = progress_line(done=self.done, total=self.total, trial_id=trial_id, status=status, score=score,
-                             objective=self.objective, best=best, elapsed=elapsed, left=left)
+                             objective=self.objective, best=best, elapsed=elapsed, left=left, family=family)
         if not self.tty:
             self.log(line)
             return

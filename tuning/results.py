@@ -119,10 +119,11 @@ def _score_cell(row: dict) -> str:
 
 
 def _columns(rows: list[dict]) -> list[str]:
+    """The hyperparameters' columns: a search's family first, then each family's entries, then the rest."""
     names: list[str] = []
     for r in rows:
         names += [k for k in r["hyperparameters"] if k not in names]
-    return names
+    return sorted(names, key=lambda k: 0 if k == "model" else 1 if "/" in k else 2)
 
 
 def format_table(rows: list[dict], objective: tuple[str, str], *, limit: int | None = None) -> str:
@@ -209,7 +210,7 @@ def best_config(
     values: dict[str, Any],
     *,
     data,
-    epochs: int,
+    epochs: int | str,
     seed: int,
     patience: int = 10,
     compile: dict | None = None,
@@ -219,7 +220,8 @@ def best_config(
     """The best trial as a training config that `kerazoo train --config` reads.
 
     Args:
-        space: the search's space (which keys are model arguments).
+        space: the search's space (which keys are model arguments; for families,
+            which family the values build).
         values: the best trial's decoded values.
         data: the search's data bundle (source and split options).
         epochs, seed, patience: the training settings.
@@ -249,7 +251,7 @@ def best_config(
     if training.get("augment") is not None:
         fit["augment"] = training["augment"]
     out = {
-        "model": space.model,
+        "model": space.family(values),
         "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in model_values.items()},
         "data": data_cfg,
         "compile": {**(compile or {}), **{k: v for k, v in training.items() if k in COMPILE_KEYS}},

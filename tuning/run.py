@@ -7,6 +7,9 @@
    `kerazoo train --config best.json` reproduces), retrained from scratch on
    train + validation into the run directory `winner/` (never a half-trained trial
    model), tested on the test split, and optionally exported into `export/`.
+5. Its cross-validated score: the search's own folds when the objective has
+   them, else `winner.rescore_folds` folds of train + validation (off by default).
+6. `model_card.md` and `model_card.json`: the search and its winner in one page.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from tuning.job import Job, JobError, load_job
 
-__all__ = ["run_job", "JobResult", "retrain"]
+__all__ = ["run_job", "JobResult", "retrain", "rescore"]
 
 
 @dataclass
@@ -34,6 +37,8 @@ class JobResult:
         winner_dir: the retrained winner's run directory (None without retraining).
         metrics: the winner's test (and validation) metrics.
         export_dir: where the winner was exported (None without export).
+        cv: the winner's cross-validated scores (`{"folds", "from", "mean", "std", "scores"}`), or None.
+        card_path: the model card (`model_card.md`; None without retraining).
     """
 
     search: Any
@@ -42,6 +47,8 @@ class JobResult:
     winner_dir: Path | None = None
     metrics: dict | None = None
     export_dir: Path | None = None
+    cv: dict | None = None
+    card_path: Path | None = None
 
 
 def _load(config: dict):
@@ -74,6 +81,49 @@ def retrain(config: dict, run_dir: str | Path, *, verbose: int | str = 0):
     extra = {"augment": fit_cfg["augment"]} if fit_cfg.get("augment") is not None else {}
     return fit(model, data, epochs=fit_cfg["epochs"], run_dir=run_dir, seed=fit_cfg["seed"],
                patience=fit_cfg["patience"], verbose=verbose, **extra)
+
+
+def rescore(config: dict, folds: int, *, verbose: int | str = 0) -> dict:
+    """Cross-validate a `best.json` config on the data it trains on (the test split left out).
+
+    `kerazoo.crossval.cross_validate` with the config's model, arguments,
+    training settings, epochs and seed, on its training split (train +
+    validation when the config merges them): `folds` trainings, each on
+    (folds - 1)/folds of it, scored on the rest.
+
+    Returns:
+        `{"folds", "from": "rescore", "mean", "std", "scores"}`, metric name -> value.
+
+    Example:
+    >>> cfg = {"model": "mlp", "overrides": {"depth": 1, "width": 8}, "compile": {}, "fit": {"epochs": 1, "seed": 0},
+    ...        "data": {"source": "iris", "seed": 0, "validation_split": 0.0}}
+    >>> cv = rescore(cfg, 2)
+    >>> cv["folds"], len(cv["scores"]), sorted(cv["mean"])
+    (2, 2, ['accuracy', 'f1', 'loss'])
+    """
+    from dataclasses import replace
+
+    from kerazoo.crossval import cross_validate
+
+    data = _load(config)
+    data = replace(data, test=None, arrays={k: v for k, v in data.arrays.items() if k != "test"})
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in config["overrides"].items()}
+    compile_cfg = {k: v for k, v in config["compile"].items() if v is not None}
+    fit_cfg = config["fit"]
+    cv = cross_validate(config["model"], data, folds, epochs=fit_cfg["epochs"], seed=fit_cfg["seed"],
+                        overrides=overrides, compile=compile_cfg or True, validation_split=0.0, callbacks="none",
+                        augment=fit_cfg.get("augment"), verbose=verbose)
+    return {"folds": folds, "from": "rescore", "mean": cv.mean, "std": cv.std, "scores": cv.scores}
+
+
+def _search_cv(result, folds: int) -> dict:
+    """The winner's cross-validated scores as the search measured them (an objective with folds)."""
+    name = result.objective[0]
+    metric = name[4:] if name.startswith("val_") else name
+    row = next(r for r in result.trials if r["trial_id"] == result.best_trial_id)
+    scores = [{metric: row["metrics"].get(f"{name}_fold{i + 1}")} for i in range(folds)]
+    return {"folds": folds, "from": "search", "mean": {metric: row["score"]},
+            "std": {metric: row.get("score_std")}, "scores": scores}
 
 
 def _digest(config: dict) -> str:
@@ -141,16 +191,17 @@ def run_job(
     ...        "isolate_trials": False}
     >>> result = run_job(job, verbose=0, log=None)
     >>> sorted(p.name for p in result.best_path.parent.iterdir() if not p.name.startswith("."))
-    ['best.json', 'fingerprint.json', 'search', 'search.png', 'trials.csv', 'trials.json', 'winner', 'winner.json']
+    ['best.json', 'fingerprint.json', 'model_card.json', 'model_card.md', 'search', 'search.png', 'trials.csv', 'trials.json', 'winner', 'winner.json']
     >>> result.best_config["data"]["validation_split"], sorted(result.metrics)
     (0.0, ['test'])
     """
     from kerazoo.data import load_data
     from kerazoo.io import write_json
+    from kerazoo.registry import fit_problem
     from tuning.distributed import check_role
+    from tuning.families import is_family_search, resolve_families, resolve_search_space
     from tuning.objective import check_folds, objective_folds, resolve_objective
     from tuning.searching import search
-    from tuning.spaces import resolve_space
 
     log = log or (lambda *a, **k: None)
     check_role(role, tuner_id, address)
@@ -167,7 +218,14 @@ def run_job(
     except (ValueError, TypeError) as err:
         raise JobError(f"{job.path}: data: {err}") from None
     try:
-        space = resolve_space(job.model, job.space, kind=data.spec.kind)
+        if is_family_search(job.model):
+            families = resolve_families(job.model, data.spec)
+            model = list(families) if len(families) > 1 else families[0]
+        elif fit_problem(job.model, data.spec) is not None:
+            raise ValueError(f"model: {fit_problem(job.model, data.spec)}")
+        else:
+            model = job.model
+        space = resolve_search_space(model, job.space, kind=data.spec.kind)
     except ValueError as err:
         raise JobError(f"{job.path}: {err}") from None
     try:
@@ -177,12 +235,13 @@ def run_job(
     except ValueError as err:
         raise JobError(f"{job.path}: {err}") from None
     if check:
-        log(f"{job.path}: ok. {job.model} on {data.describe()}; {job.tuner} search of {job.max_trials} trials "
+        what = f"families {', '.join(space.families)}" if len(space.families) > 1 else space.model
+        log(f"{job.path}: ok. {what} on {data.describe()}; {job.tuner} search of {job.max_trials} trials "
             f"x {job.epochs} epochs for {objective[1]} {objective[0]}; output {output}")
         for line in space.describe():
             log(f"  {line}")
         return None
-    result = search(job.model, data, tuner=job.tuner, objective={"name": objective[0], "direction": objective[1]},
+    result = search(model, data, tuner=job.tuner, objective={"name": objective[0], "direction": objective[1]},
                     folds=folds,
                     max_trials=job.max_trials, executions_per_trial=job.executions_per_trial, epochs=job.epochs,
                     space=space, directory=output, seed=job.seed, overwrite=overwrite, patience=job.patience,
@@ -213,6 +272,7 @@ def run_job(
     if done is not None:
         metrics = done.get("metrics")
         log(f"winner: already retrained from this best.json in {winner_dir}")
+        cv = done.get("cv")
     else:
         if winner_dir.exists():
             shutil.rmtree(winner_dir)
@@ -222,8 +282,14 @@ def run_job(
             f"({config['fit']['epochs']} epochs)")
         fitted = retrain(config, winner_dir, verbose=2 if verbose >= 2 else 0)
         metrics = fitted.metrics
+        cv = None
+        if folds:
+            cv = _search_cv(result, folds)
+        elif job.rescore_folds:
+            log(f"winner: cross-validating it on {job.rescore_folds} folds of the data it trained on")
+            cv = rescore(config, job.rescore_folds, verbose=2 if verbose >= 2 else 0)
         write_json(output / "winner.json", {"config_sha256": digest, "run_dir": str(winner_dir),
-                                           "trial_id": result.best_trial_id, "metrics": metrics})
+                                           "trial_id": result.best_trial_id, "metrics": metrics, "cv": cv})
     for split, values in (metrics or {}).items():
         log(f"winner {split}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(values.items())))
     export_dir = None
@@ -239,7 +305,16 @@ def run_job(
                                            quantize=tuple(quantize) if quantize else None)
             export_dir = Path(getattr(exported, "path", export_dir))
         log(f"export: {export_dir}")
+    if cv is not None:
+        log(f"winner {cv['folds']}-fold: " + ", ".join(f"{k} {v:.4f} ± {cv['std'][k] or 0:.4f}"
+                                                       for k, v in sorted(cv["mean"].items())))
+    from tuning.card import card_data, write_model_card
+
+    card = card_data(result, config, data=data, job=job, metrics=metrics, cv=cv, winner_dir=winner_dir,
+                     export_dir=export_dir)
+    card_path = write_model_card(output, card)["md"]
     log(f"best:   {best_path}  (kerazoo train --config {best_path} reproduces the winner)")
     log(f"winner: {winner_dir}")
+    log(f"card:   {card_path}")
     return JobResult(search=result, best_config=config, best_path=best_path, winner_dir=winner_dir,
-                     metrics=metrics, export_dir=export_dir)
+                     metrics=metrics, export_dir=export_dir, cv=cv, card_path=card_path)

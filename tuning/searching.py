@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tuning import results as results_mod
+from tuning.families import is_family_search, resolve_families
 from tuning.fingerprint import data_digest, fingerprint, prepare_directory
 from tuning.objective import check_folds, objective_folds, resolve_objective
 from tuning.progress import SearchProgress
@@ -33,7 +34,9 @@ class SearchResult:
         trials: the results table, one dict per trial (see `tuning.results.trial_rows`).
         best_config: the best trial as a `kerazoo train --config` file (`best.json`).
         directory: the search directory.
-        space: the resolved search space.
+        space: the resolved search space (a `tuning.families.FamilySpace` across families).
+        best_trial_id: the best trial's id.
+        best_family: the model family of the best trial (the model, without families).
     """
 
     best_hyperparameters: dict
@@ -44,6 +47,7 @@ class SearchResult:
     directory: Path
     space: ResolvedSpace = field(repr=False)
     best_trial_id: str = ""
+    best_family: str = ""
     _tuner: Any = field(default=None, repr=False)
     _best_model: Any = field(default=None, repr=False)
 
@@ -89,7 +93,7 @@ def _default_directory(model: str) -> Path:
 
 
 def search(
-    model_name: str,
+    model_name: str | list[str],
     data: Any,
     *,
     tuner: str = "bayesian",
@@ -129,7 +133,12 @@ def search(
     refused unless `overwrite=True`.
 
     Args:
-        model_name: a registered model (`kerazoo.list_models()`).
+        model_name: a registered model (`kerazoo.list_models()`), or a search
+            across families: a list of them, or `"auto"` (the registry's
+            families that fit the data and train from scratch on small
+            inputs; see `tuning.families`). The family is then a
+            hyperparameter (`model`) and each family's entries are named
+            `family/argument`.
         data: `load_data()`'s result, a source name (`"digits"`) or `(x, y)`.
         tuner: "bayesian", "random", "hyperband" or "grid". Defaults to "bayesian".
         objective: a metric name (`"val_accuracy"`) or `{name, direction,
@@ -142,7 +151,9 @@ def search(
         max_trials: trials to run (for Hyperband, a cap). Defaults to 10.
         executions_per_trial: trainings per trial, averaged. Defaults to 1.
         epochs: epochs per trial (Hyperband's maximum). Defaults to 10.
-        space: overrides of the space, see `tuning.spaces.resolve_space`.
+        space: overrides of the space, see `tuning.spaces.resolve_space`
+            (for families, a mapping per family and the shared training
+            settings: `tuning.families.resolve_search_space`).
         directory: the search directory. Defaults to `runs/tune-<model>-<time>/`.
         seed: seeds the oracle and every trial's weights and shuffling (0 is a
             seed, too). Defaults to the data's split seed.
@@ -176,7 +187,7 @@ def search(
 
     Raises:
         KeyError: an unknown model.
-        ValueError: an unknown space key or tuner, an objective the trials do
+        ValueError: an unknown space key or tuner, a family that does not fit the data, an objective the trials do
             not report, a bad `folds`, a directory holding a different search,
             `isolate_trials=True` where workers cannot run.
         RuntimeError: no trial completed, or the search stopped on failures.
@@ -219,6 +230,9 @@ def search(
         raise ValueError("--overwrite belongs to the chief; a worker never removes the search")
     distributed.check_role(role, tuner_id, address)
     data = as_data(data)
+    if is_family_search(model_name):
+        families = resolve_families(model_name, data.spec)
+        model_name = list(families) if len(families) > 1 else families[0]
     if seed is None:
         seed = int(data.options.get("seed", 0))
     objective, folds = objective_folds(objective, folds)
@@ -227,7 +241,7 @@ def search(
                                compile=compile, precision=precision, folds=folds)
     obj = resolve_objective(objective, data.spec.task, validation=data.validation is not None or bool(folds))
     hypermodel.objective = obj
-    directory = Path(directory) if directory is not None else _default_directory(model_name)
+    directory = Path(directory) if directory is not None else _default_directory(hypermodel.model_name)
     fp = fingerprint(model=model_name, space=hypermodel.space.to_dict(), data=data_digest(data),
                      objective=list(obj), tuner=tuner, epochs=epochs, executions_per_trial=executions_per_trial,
                      patience=patience, compile=hypermodel.compile, precision=hypermodel.precision,
@@ -238,7 +252,7 @@ def search(
         log(f"resuming the search in {directory}")
     workers = None
     if role != "chief":
-        workers = _workers(model_name, data, directory, isolate_trials=isolate_trials,
+        workers = _workers(hypermodel.space.families, data, directory, isolate_trials=isolate_trials,
                            trials_per_worker=trials_per_worker, worker_memory=worker_memory,
                            verbose=verbose >= 2, log=log)
     callbacks = []
@@ -287,14 +301,14 @@ def _finished(oracle) -> int:
     return sum(t.status in ("COMPLETED", "FAILED") for t in oracle.trials.values())
 
 
-def _workers(model_name: str, data, directory: Path, *, isolate_trials, trials_per_worker, worker_memory,
+def _workers(families: tuple, data, directory: Path, *, isolate_trials, trials_per_worker, worker_memory,
              verbose, log):
     """The recycled trial workers for this search, or None to run the trials in this process."""
     from tuning.workers import TrialWorkers, isolation_problem
 
     if isolate_trials is False:
         return None
-    problem = isolation_problem(model_name, data)
+    problem = next(filter(None, (isolation_problem(name, data) for name in families)), None)
     if problem is not None:
         if isolate_trials:
             raise ValueError(f"isolate_trials=True: {problem}")
@@ -304,7 +318,8 @@ def _workers(model_name: str, data, directory: Path, *, isolate_trials, trials_p
 
     directory.mkdir(parents=True, exist_ok=True)
     data_file = _write_data_file(directory / ".trial_data.npz", data)
-    return TrialWorkers(data_file, modules=(get_entry(model_name).fn.__module__,),
+    modules = tuple(dict.fromkeys(get_entry(name).fn.__module__ for name in families))
+    return TrialWorkers(data_file, modules=modules,
                         trials_per_worker=trials_per_worker, worker_memory=worker_memory, verbose=verbose, log=log)
 
 
@@ -334,11 +349,14 @@ def _collect(zoo_tuner, hypermodel, obj, directory: Path, *, data, epochs, seed,
         hypermodel.space, values, data=data, epochs=epochs, seed=seed, patience=patience or 10,
         compile=hypermodel.compile,
         tuning={"objective": {"name": obj[0], "direction": obj[1]}, "score": best["score"],
-                "trial_id": best["trial_id"], "directory": str(directory)})
+                "trial_id": best["trial_id"], "directory": str(directory),
+                **({"families": list(hypermodel.space.families)} if len(hypermodel.space.families) > 1 else {})})
     from kerazoo.io import write_json
 
     write_json(directory / "best.json", config)
-    log(f"search done: {len(rows)} trials; best {obj[0]} {best['score']:.4g} (trial {best['trial_id']})")
+    family = config["model"]
+    of = f", {family}" if len(hypermodel.space.families) > 1 else ""
+    log(f"search done: {len(rows)} trials; best {obj[0]} {best['score']:.4g} (trial {best['trial_id']}{of})")
     return SearchResult(best_hyperparameters=values, best_score=best["score"], objective=obj, trials=rows,
                         best_config=config, directory=directory, space=hypermodel.space,
-                        best_trial_id=best["trial_id"], _tuner=zoo_tuner)
+                        best_trial_id=best["trial_id"], best_family=family, _tuner=zoo_tuner)

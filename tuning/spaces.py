@@ -232,6 +232,15 @@ class ResolvedSpace:
             lines.append(f"{name}: {text}" + (f" when {decl.when}" if decl.when else ""))
         return lines
 
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The one family of this space (a `tuning.families.FamilySpace` has several)."""
+        return (self.model,)
+
+    def family(self, values: Mapping[str, Any]) -> str:
+        """The model a trial's values build: this space's one model."""
+        return self.model
+
     def split(self, values: Mapping[str, Any]) -> tuple[dict, dict]:
         """Separate decoded values into (builder arguments, training settings)."""
         model = {k: v for k, v in values.items() if k in self.model_keys}

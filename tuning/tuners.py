@@ -269,7 +269,9 @@ class ZooTuner(kt.Tuner):
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         if self.progress is not None:
-            self.progress.trial_done(trial.trial_id, trial.status, trial.score, best=self.best_so_far())
+            family = trial.hyperparameters.values.get("model") if len(self.hypermodel.space.families) > 1 else None
+            self.progress.trial_done(trial.trial_id, trial.status, trial.score, best=self.best_so_far(),
+                                     family=family)
 
     def best_so_far(self) -> dict | None:
         """`{"trial_id", "score", "values"}` of the best finished trial (its searched values), or None."""
