@@ -11,7 +11,7 @@ one fails the suite instead of a user's run.
 
 | package | private names | used by |
 | --- | --- | --- |
-| keras | `keras.src.backend.config.keras_home`; `Layer._flatten_layers`; `Model._initial_epoch`; `BackupAndRestore._save_model` and its paths | the Applications weights message, augmentation, `fit`, `kerazoo.resume` |
+| keras | `keras.src.backend.config.keras_home`; `Layer._flatten_layers`; `Model._initial_epoch`; `Model._symbolic_build`; `BackupAndRestore._save_model` and its paths | the Applications weights message, augmentation, `fit`, `kerazoo.resume` |
 | keras_hub | `TransformerDecoder._self_attention_layer` and its feed-forward layers; `CachedMultiHeadAttention._query_dense` and its key, value and output projections | the gpt's LoRA and its key/value cache |
 | keras_tuner | `keras_tuner.src.engine.tuner_utils`, `keras_tuner.src.distribute`, `keras_tuner.src.protos`; `Oracle._retry_queue`; the `Tuner` methods the zoo's tuner overrides | `tuning` |
 | ai_edge_litert | `Interpreter._get_ops_details` | `export.tflite` (the ops in a file) |
@@ -29,7 +29,7 @@ __all__ = ["TESTED", "check_version", "keras_home", "flatten_layers", "reset_ini
            "BACKUP_AND_RESTORE_MEMBERS", "check_backup_and_restore", "self_attention", "attention_projections",
            "feedforward_projections",
            "tuner_utils", "oracle_client", "oracle_chief", "tuner_protos", "retry_queue",
-           "TUNER_OVERRIDES", "check_tuner_overrides", "tflite_ops_details"]
+           "TUNER_OVERRIDES", "check_tuner_overrides", "tflite_ops_details", "symbolic_build"]
 
 #: package -> (lowest tested version, first untested version): what `setup.cfg` allows.
 TESTED = {
@@ -133,6 +133,21 @@ def reset_initial_epoch(model) -> None:
     """Forget the epoch a restored checkpoint set (`Model._initial_epoch`), so a later `fit` starts at 0."""
     if hasattr(model, "_initial_epoch"):
         model._initial_epoch = None
+
+
+def symbolic_build(model, data_batch) -> None:
+    """Create the optimizer's, the metrics' and the loss's variables from a batch's shapes (`Model._symbolic_build`).
+
+    What Keras' TensorFlow trainer does itself only under a distribution
+    strategy; without one it leaves them to the first traced training step,
+    which is then traced twice (a `tf.function` that creates variables is).
+
+    Args:
+        model: a compiled Keras model.
+        data_batch: a batch, or its structure of `tf.TensorSpec`s (a dataset's
+            `element_spec`): `(x, y)` or `(x, y, sample_weight)`.
+    """
+    _member(model, "_symbolic_build", "keras", "Model._symbolic_build")(data_batch=data_batch)
 
 
 #: What `kerazoo.resume.RunBackup` overrides or reads of Keras' `BackupAndRestore`.

@@ -6,6 +6,7 @@ compiled the same way whichever path made it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import keras
@@ -13,10 +14,11 @@ import keras
 from kerazoo import objectives
 from kerazoo.modelinfo import model_info, record_info
 
-__all__ = ["compile_model", "default_loss_and_metrics", "task_of", "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["compile_model", "build_training_state", "default_loss_and_metrics", "task_of", "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "linear", "constant")
+log = logging.getLogger("kerazoo")
 LM_WARMUP, LM_CLIPNORM = 0.05, 1.0  # compile_model's defaults for causal_lm
 
 
@@ -190,3 +192,45 @@ def compile_model(
                   metrics=auto_metrics if metrics == "auto" else metrics, jit_compile=jit_compile)
     record_info(model, compile=settings)
     return model
+
+
+
+def build_training_state(model, data_batch) -> bool:
+    """Create the optimizer's and the compiled metrics' variables now, before the first training step.
+
+    Keras' TensorFlow trainer creates them inside the first traced training step
+    when no distribution strategy is set, and a `tf.function` that creates
+    variables is traced twice: every `fit` paid for tracing its training step
+    twice before its first batch. `kerazoo.fit` calls this; what is trained
+    does not change.
+
+    Args:
+        model: a compiled Keras model.
+        data_batch: a batch, or a dataset's `element_spec`: `(x, y)` or
+            `(x, y, sample_weight)`.
+
+    Returns:
+        True when the state was built here; False when the model is not
+        compiled, its optimizer is built already, or Keras cannot build it
+        from shapes alone (then the first step builds it, as without this).
+
+    Example:
+    >>> import tensorflow as tf
+    >>> from kerazoo import build
+    >>> model = build("mlp", input_shape=(4,), num_classes=3)
+    >>> spec = (tf.TensorSpec((None, 4)), tf.TensorSpec((None,), tf.int32))
+    >>> build_training_state(model, spec), model.optimizer.built, build_training_state(model, spec)
+    (True, True, False)
+    """
+    from kerazoo import compat
+
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or optimizer.built:
+        return False
+    try:
+        with model.distribute_strategy.scope():
+            compat.symbolic_build(model, data_batch)
+    except (ValueError, RuntimeError, TypeError) as err:  # Keras builds it in the first step, as before
+        log.debug("the training state is left to the first step: %s", err)
+        return False
+    return True

@@ -12,7 +12,7 @@ import keras
 
 from kerazoo import budget, io, runs
 from kerazoo.compat import reset_initial_epoch
-from kerazoo.compiling import compile_model
+from kerazoo.compiling import build_training_state, compile_model
 from kerazoo.console import progress_verbose, training_interrupts
 from kerazoo.distribute import distribution_info, is_chief
 from kerazoo.modelinfo import model_info
@@ -338,6 +338,7 @@ def fit(
     start = time.perf_counter()
     try:
         with augmentation.augmented_training(model, None if on_data else augmenter), training_interrupts():
+            build_training_state(model, train.element_spec)  # the first training step is traced once, not twice
             history = model.fit(train, validation_data=data.validation, epochs=epochs, callbacks=cbs,
                                 shuffle=False, verbose=progress_verbose(verbose))
     finally:

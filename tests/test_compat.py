@@ -29,6 +29,9 @@ def test_keras_private_names():
     compat.reset_initial_epoch(outer)
     assert outer._initial_epoch is None
     compat.check_backup_and_restore(keras.callbacks.BackupAndRestore(str(ROOT / "no-such-backup")))
+    outer.compile(optimizer="adam", loss="mse")
+    compat.symbolic_build(outer, (keras.KerasTensor((None, 3)), keras.KerasTensor((None, 2))))
+    assert outer.optimizer.built
 
 
 def test_the_zoos_checkpoint_callback_still_fits_keras_backup_and_restore(tmp_path):

@@ -169,6 +169,20 @@ def test_compile_model_errors():
         compile_model(model, learning_rate=-1)
 
 
+def test_fit_traces_the_training_step_once(iris):
+    """The optimizer's and the metrics' variables exist before the first step: TensorFlow traces it once."""
+    model = build("mlp", iris.spec, width=8)
+    traces, own_step = [], model.train_step
+
+    def counted(data):  # Python runs once per trace
+        traces.append(1)
+        return own_step(data)
+
+    model.train_step = counted
+    fit(model, iris, epochs=2, verbose=0, callbacks="none")
+    assert len(traces) == 1 and model.optimizer.built
+
+
 def test_callback_presets(iris, tmp_path):
     import keras
 
