@@ -45,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import footer, options, publish  # noqa: E402
 
+from tuning.workers import DEFAULT_TRIALS_PER_WORKER  # noqa: E402 (no TensorFlow: this process only watches)
+
 MODES = ("workers", "inprocess", "subprocess", "keras-loop")
 SPACE = {"filters": [32, 64, 128], "dense_units": 64, "batch_size": 32,
          "dropout": {"type": "float", "min_value": 0.0, "max_value": 0.5},
@@ -252,7 +254,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", nargs="+", choices=MODES, default=["workers", "inprocess"])
     parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--trials-per-worker", type=int, default=8, help="the workers' trial limit")
+    parser.add_argument("--trials-per-worker", type=int, default=DEFAULT_TRIALS_PER_WORKER,
+                        help="the workers' trial limit (the library's default)")
     parser.add_argument("--quick", action="store_true", help="12 trials, a worker replaced every 5")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--model", default="cnn")

@@ -15,7 +15,7 @@ output: runs/tune-digits-cnn    # the search directory
 winner: {retrain: true, merge_validation: true, epochs: null, patience: 10, rescore_folds: null, export: null}
                                 # (winner.epochs: auto trains as long as `kerazoo train` would)
 isolate_trials: true            # trials in recycled worker processes (false: in this process, for debugging)
-trials_per_worker: 8            # a worker is replaced after this many trials...
+trials_per_worker: 16           # a worker is replaced after this many trials...
 worker_memory: null             # ...or once its memory passes this many MiB
 ```
 
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from kerazoo.errors import JobError
+from tuning.workers import DEFAULT_TRIALS_PER_WORKER
 
 __all__ = ["Job", "JobError", "load_job", "FIELDS"]
 
@@ -70,7 +71,7 @@ class Job:
     output: str = ""
     precision: str | None = None
     isolate_trials: bool | None = None
-    trials_per_worker: int = 8
+    trials_per_worker: int = DEFAULT_TRIALS_PER_WORKER
     worker_memory: float | None = None
     tensorboard: bool = True
     retrain: bool = True

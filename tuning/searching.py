@@ -168,7 +168,7 @@ def search(
             Defaults to None: workers wherever they can run (data held in
             memory, a model family a process can import), else this process.
         trials_per_worker: trials a worker runs before a fresh one replaces
-            it (1: a fresh process per trial). Defaults to 8.
+            it (1: a fresh process per trial). Defaults to 16.
         worker_memory: also replace a worker whose resident memory passes
             this many MiB after a trial. Defaults to None (no ceiling).
         tensorboard: write TensorBoard logs with hparams. Defaults to True.

@@ -27,7 +27,7 @@ import tempfile
 __all__ = ["TrialWorkers", "WorkerDied", "should_retire", "isolation_problem", "DEFAULT_TRIALS_PER_WORKER"]
 
 #: Trials a worker runs before it is replaced (a process pool's task limit per child).
-DEFAULT_TRIALS_PER_WORKER = 8
+DEFAULT_TRIALS_PER_WORKER = 16
 
 
 class WorkerDied(RuntimeError):
@@ -88,7 +88,7 @@ class TrialWorkers:
     Args:
         data_file: the `.npz` of the training and validation arrays (from `search`).
         modules: modules a worker imports before its first trial (the model family's).
-        trials_per_worker: trials before a worker is replaced. Defaults to 8
+        trials_per_worker: trials before a worker is replaced. Defaults to 16
             (1: a fresh process per trial).
         worker_memory: replace a worker whose resident memory passes this many
             MiB after a trial. Defaults to None (the trial limit alone).
