@@ -32,6 +32,8 @@ POINTS = {
     "gpt-ctx256": {"model": "gpt", "args": {}, "seq_len": 256, "tokenizer": "byte", "learning_rate": 2e-3},
     "gpt-sp": {"model": "gpt", "args": {}, "seq_len": 128, "tokenizer": "sentencepiece:2000",
                "learning_rate": 2e-3},
+    "gpt-sp-drop": {"model": "gpt", "args": {"dropout": 0.1}, "seq_len": 128, "tokenizer": "sentencepiece:2000",
+                    "learning_rate": 2e-3},
     "gpt-6x128": {"model": "gpt", "args": {"num_layers": 6}, "seq_len": 128, "tokenizer": "byte",
                   "learning_rate": 2e-3},
     "gpt-4x192": {"model": "gpt", "args": {"dim": 192, "num_heads": 6}, "seq_len": 128, "tokenizer": "byte",
