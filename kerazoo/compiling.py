@@ -194,7 +194,6 @@ def compile_model(
     return model
 
 
-
 def build_training_state(model, data_batch) -> bool:
     """Create the optimizer's and the compiled metrics' variables now, before the first training step.
 

@@ -19,6 +19,7 @@ from typing import Any
 import keras_tuner as kt
 
 from kerazoo.space import Bool, Choice, Float, Int
+from tuning.objective import base_metric
 from tuning.spaces import (
     COMPILE_KEYS,
     ResolvedSpace,
@@ -234,7 +235,7 @@ class ZooHyperModel(kt.HyperModel):
         except (ValueError, TypeError) as err:  # a configuration the builder refuses: skip the trial
             raise kt.errors.FailedTrialError(f"{family} with {values}: {err}") from err
         name = self.objective[0]
-        metric = name[4:] if name.startswith("val_") else name
+        metric = base_metric(name)
         history = keras.callbacks.History()
         history.history = {name: [cv.mean[metric]], f"{name}_std": [cv.std[metric]],
                            **{f"{name}_fold{i + 1}": [s[metric]] for i, s in enumerate(cv.scores)}}

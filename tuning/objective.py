@@ -11,10 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["objective_names", "resolve_objective", "direction_of", "objective_folds", "check_folds"]
+__all__ = ["objective_names", "resolve_objective", "direction_of", "base_metric", "objective_folds", "check_folds"]
 
 _MINIMIZE = ("loss", "mae", "mse", "rmse", "mean_absolute_error", "mean_squared_error")
 _MAXIMIZE = ("accuracy", "f1", "auc", "precision", "recall")
+
+
+def base_metric(name: str) -> str:
+    """The metric an objective name measures, without its `val_` prefix.
+
+    Example:
+    >>> base_metric("val_accuracy"), base_metric("loss")
+    ('accuracy', 'loss')
+    """
+    return name[4:] if name.startswith("val_") else name
 
 
 def direction_of(name: str) -> str | None:
@@ -24,7 +34,7 @@ def direction_of(name: str) -> str | None:
     >>> direction_of("val_loss"), direction_of("f1"), direction_of("val_something")
     ('min', 'max', None)
     """
-    base = name[4:] if name.startswith("val_") else name
+    base = base_metric(name)
     if base in _MINIMIZE:
         return "min"
     if base in _MAXIMIZE:

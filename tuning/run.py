@@ -58,6 +58,12 @@ def _load(config: dict):
     return load_data(config["data"]["source"], **opts)
 
 
+def _model_args(config: dict) -> tuple[dict, dict]:
+    """A `best.json` config's builder arguments (lists back to tuples) and its compile settings (None left out)."""
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in config["overrides"].items()}
+    return overrides, {k: v for k, v in config["compile"].items() if v is not None}
+
+
 def retrain(config: dict, run_dir: str | Path, *, verbose: int | str = 0):
     """Train a `best.json` config from scratch into a run directory, as `kerazoo train --config` does.
 
@@ -75,8 +81,7 @@ def retrain(config: dict, run_dir: str | Path, *, verbose: int | str = 0):
     fit_cfg = config["fit"]
     keras.utils.set_random_seed(fit_cfg["seed"])
     data = _load(config)
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in config["overrides"].items()}
-    compile_cfg = {k: v for k, v in config["compile"].items() if v is not None}
+    overrides, compile_cfg = _model_args(config)
     model = build(config["model"], data.spec, compile=compile_cfg or True, **overrides)
     extra = {"augment": fit_cfg["augment"]} if fit_cfg.get("augment") is not None else {}
     return fit(model, data, epochs=fit_cfg["epochs"], run_dir=run_dir, seed=fit_cfg["seed"],
@@ -107,8 +112,7 @@ def rescore(config: dict, folds: int, *, verbose: int | str = 0) -> dict:
 
     data = _load(config)
     data = replace(data, test=None, arrays={k: v for k, v in data.arrays.items() if k != "test"})
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in config["overrides"].items()}
-    compile_cfg = {k: v for k, v in config["compile"].items() if v is not None}
+    overrides, compile_cfg = _model_args(config)
     fit_cfg = config["fit"]
     cv = cross_validate(config["model"], data, folds, epochs=fit_cfg["epochs"], seed=fit_cfg["seed"],
                         overrides=overrides, compile=compile_cfg or True, validation_split=0.0, callbacks="none",
@@ -118,8 +122,10 @@ def rescore(config: dict, folds: int, *, verbose: int | str = 0) -> dict:
 
 def _search_cv(result, folds: int) -> dict:
     """The winner's cross-validated scores as the search measured them (an objective with folds)."""
+    from tuning.objective import base_metric
+
     name = result.objective[0]
-    metric = name[4:] if name.startswith("val_") else name
+    metric = base_metric(name)
     row = next(r for r in result.trials if r["trial_id"] == result.best_trial_id)
     scores = [{metric: row["metrics"].get(f"{name}_fold{i + 1}")} for i in range(folds)]
     return {"folds": folds, "from": "search", "mean": {metric: row["score"]},
@@ -221,9 +227,10 @@ def run_job(
         if is_family_search(job.model):
             families = resolve_families(job.model, data.spec)
             model = list(families) if len(families) > 1 else families[0]
-        elif fit_problem(job.model, data.spec) is not None:
-            raise ValueError(f"model: {fit_problem(job.model, data.spec)}")
         else:
+            problem = fit_problem(job.model, data.spec)
+            if problem is not None:
+                raise ValueError(f"model: {problem}")
             model = job.model
         space = resolve_search_space(model, job.space, kind=data.spec.kind)
     except ValueError as err:
