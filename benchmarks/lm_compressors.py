@@ -82,6 +82,10 @@ def render(saved: dict) -> str:
         command = f"kerazoo train {run['model']} --data {r['source']}{flags}"
         lines.append(f"| `{command}` ({run['parameters']:,} parameters, {run['epochs']} epochs, "
                      f"{_minutes(run['train_seconds'])} of training) | **{run['bits_per_char']['windows']:.3f}** |")
+        for how, bits in run["bits_per_char"].items():
+            if how != "windows":  # overlapping windows: every character read with more of the text before it
+                lines.append(f"| the same, scored with windows {how.split()[-1]} tokens apart | "
+                             f"**{bits:.3f}** |")
         last = run["last"]
         notes.append(f"`{command}`: {run['epochs']} epochs; the validation figure was best at epoch "
                      f"{run['best_epoch']}; at the last epoch, {last['bits_per_byte']:.2f} bits per byte on the "
