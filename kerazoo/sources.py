@@ -25,6 +25,7 @@ class Source:
         load: the loader; it takes the source and `load_data`'s keyword arguments.
         task: the row matches only for this task (`"tfds:"` text is `causal_lm`), or None.
         validation_split, test_split: this source's default shares.
+        batch_size: this source's default batch size.
         options: the keyword arguments of `load_data` that apply to this source alone.
         describe: how error messages name the source.
         images: whether `value_range` applies.
@@ -35,6 +36,7 @@ class Source:
     task: str | None = None
     validation_split: float = 0.1
     test_split: float = 0.2
+    batch_size: int = 32
     options: tuple = ()
     describe: str = ""
     images: bool = False

@@ -191,6 +191,22 @@ def test_tiny_gpt_trains_on_the_bundled_text_and_its_loss_falls(text):
     assert model.output_shape == (None, None, 256) and model.layers[-1].dtype_policy.compute_dtype == "float32"
 
 
+def test_language_models_train_under_xla_on_the_cpu_and_in_batches_of_16_windows(text):
+    import tensorflow as tf
+
+    from kerazoo.lm.data import DEFAULT_BATCH_SIZE
+    from kerazoo.sources import find_source
+
+    model = build("gpt-nano", text.spec, **TINY)
+    assert model.jit_compile is True  # Keras' own "auto" leaves XLA off on a machine without an accelerator
+    assert model_info(model)["compile"]["jit_compile"] == "auto"  # recorded as asked, resolved where compiled
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        assert build("gpt-nano", text.spec, **TINY).jit_compile is False  # under tf.distribute, Keras decides
+    assert build("mlp", input_shape=(4,), num_classes=3).jit_compile is False  # other tasks: Keras' "auto"
+    assert DEFAULT_BATCH_SIZE == find_source("text:pydoc", None).batch_size == 16
+    assert load_data("text:pydoc").options["batch_size"] == 16 and load_data("iris").options["batch_size"] == 32
+
+
 def test_run_directory_holds_the_tokenizer_and_reloads(run_dir, corpus_files):
     files = json.loads((run_dir / "manifest.json").read_text())["files"]
     assert "tokenizer.json" in files and "model.keras" in files

@@ -49,7 +49,7 @@ def cmd_train(args) -> int:
     for flag in ("optimizer", "learning_rate", "schedule", "weight_decay", "label_smoothing"):
         if getattr(args, flag) is not None:
             compile_cfg[flag] = getattr(args, flag)
-    for key, value in entry.training.items():  # the model's own defaults (gpt: its 15-minute budget)
+    for key, value in entry.training.items():  # the model's own defaults (gpt: its epochs and rate)
         if key not in BUDGET_KEYS and key not in compile_cfg:
             compile_cfg[key] = value
     fit_cfg = cfg.get("fit", {})

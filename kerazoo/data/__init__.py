@@ -37,7 +37,7 @@ def load_data(
     *,
     validation_split: float | None = None,
     test_split: float | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     seed: int = 0,
     task: str | None = None,
     kind: str | None = None,
@@ -66,7 +66,7 @@ def load_data(
             validation. Defaults to 0.1 (0.05 for text).
         test_split: the share of the whole held out for testing. Defaults to
             0.2 (0.1 for text: the last tenth, one contiguous block).
-        batch_size: the batch size. Defaults to 32.
+        batch_size: the batch size. Defaults to 32 (16 windows for text).
         seed: the split and shuffle seed. Defaults to 0.
         task: override the inferred task (`multiclass`, `binary`, `regression`,
             `multilabel`).
@@ -111,6 +111,7 @@ def load_data(
     row = find_source(source, task)
     validation_split = (row.validation_split if row else 0.1) if validation_split is None else validation_split
     test_split = (row.test_split if row else 0.2) if test_split is None else test_split
+    batch_size = (row.batch_size if row else 32) if batch_size is None else batch_size
     extra = {"seq_len": seq_len, "tokenizer": tokenizer}
     given = [k for k, v in extra.items() if v is not None and not (row and k in row.options)]
     if given:
