@@ -21,6 +21,7 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "linear", "constant")
 log = logging.getLogger("kerazoo")
 LM_WARMUP, LM_CLIPNORM = 0.05, 1.0  # compile_model's defaults for causal_lm
+LM_XLA_STEPS = 1000  # a causal_lm fit this long compiles with XLA on the CPU too (lm_jit_compile)
 
 
 def task_of(model) -> str:
@@ -54,23 +55,29 @@ def _text_units(model) -> dict:
             "chars_per_id": spec.get("chars_per_id")}
 
 
-def lm_jit_compile(model) -> bool | str:
-    """What `jit_compile="auto"` means for a language model: XLA on the CPU too.
+def lm_jit_compile(model, steps: int | None = None) -> bool | str:
+    """What `jit_compile="auto"` means for a language model: XLA on the CPU too, for a long fit.
 
-    Keras' `"auto"` leaves XLA off on machines with no accelerator; a language
-    model's training step is many small operations that XLA fuses, and the `gpt`
+    Keras' `"auto"` leaves XLA off on machines with no accelerator. A language
+    model's training step is many small operations that XLA fuses: the `gpt`
     trains 1.09x faster with it on the CPU, to the same figures
-    (`benchmarks/lm_sweep.py`, docs/benchmarks.md). Under a
-    `tf.distribute` strategy, with an accelerator, or with a layer that cannot be
-    compiled, Keras decides as usual (`"auto"`).
+    (`benchmarks/lm_sweep.py`, docs/benchmarks.md). But compiling costs seconds
+    a fit, more than a short fit gains, so XLA is chosen only when the fit runs
+    `LM_XLA_STEPS` (1,000) steps or more (`fit` tells `compile_model` its
+    steps when it sizes the schedule). Under a `tf.distribute` strategy, with
+    an accelerator, or with a layer that cannot be compiled, Keras decides as
+    usual (`"auto"`).
 
     Example:
     >>> from kerazoo import build
-    >>> lm_jit_compile(build("gpt-nano", compile=False))
-    True
+    >>> model = build("gpt-nano", compile=False)
+    >>> lm_jit_compile(model, steps=2340), lm_jit_compile(model, steps=30), lm_jit_compile(model)
+    (True, 'auto', 'auto')
     """
     import tensorflow as tf
 
+    if steps is None or steps < LM_XLA_STEPS:
+        return "auto"
     if tf.distribute.has_strategy() or tf.config.list_physical_devices("GPU"):
         return "auto"
     if not all(getattr(layer, "supports_jit", True) for layer in flatten_layers(model)):
@@ -183,7 +190,8 @@ def compile_model(
         task: the task, when the model did not come from `build`. Defaults to
             the model's, else inferred from its output layer.
         jit_compile: XLA compilation, as in `keras.Model.compile`. Defaults to
-            "auto" (for causal_lm, `lm_jit_compile`: XLA on the CPU too).
+            "auto" (for causal_lm, `lm_jit_compile`: XLA on the CPU too for a
+            fit of 1,000 steps or more).
         decay_steps: the schedule's length in steps; `fit` sets it.
 
     Returns:
@@ -215,7 +223,7 @@ def compile_model(
     lm = _text_units(model) if task == "causal_lm" else {}
     auto_loss, auto_metrics = default_loss_and_metrics(task, label_smoothing, **lm)
     if task == "causal_lm" and jit_compile == "auto":  # recorded as "auto": resolved where it is compiled
-        jit_compile = lm_jit_compile(model)
+        jit_compile = lm_jit_compile(model, decay_steps)
     model.compile(optimizer=opt, loss=auto_loss if loss == "auto" else loss,
                   metrics=auto_metrics if metrics == "auto" else metrics, jit_compile=jit_compile)
     record_info(model, compile=settings)

@@ -191,18 +191,23 @@ def test_tiny_gpt_trains_on_the_bundled_text_and_its_loss_falls(text):
     assert model.output_shape == (None, None, 256) and model.layers[-1].dtype_policy.compute_dtype == "float32"
 
 
-def test_language_models_train_under_xla_on_the_cpu_and_in_batches_of_16_windows(text):
+def test_long_language_model_fits_train_under_xla_on_the_cpu_and_in_batches_of_16_windows(text):
     import tensorflow as tf
 
+    from kerazoo import compile_model
     from kerazoo.lm.data import DEFAULT_BATCH_SIZE
     from kerazoo.sources import find_source
 
     model = build("gpt-nano", text.spec, **TINY)
-    assert model.jit_compile is True  # Keras' own "auto" leaves XLA off on a machine without an accelerator
+    assert model.jit_compile is False  # no fit length known: Keras' own "auto", off without an accelerator
+    compile_model(model, decay_steps=2340)  # what fit does for the default run's 2,340 steps
+    assert model.jit_compile is True
     assert model_info(model)["compile"]["jit_compile"] == "auto"  # recorded as asked, resolved where compiled
+    assert compile_model(model, decay_steps=300).jit_compile is False  # a short fit: the compile would not pay
     with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
-        assert build("gpt-nano", text.spec, **TINY).jit_compile is False  # under tf.distribute, Keras decides
-    assert build("mlp", input_shape=(4,), num_classes=3).jit_compile is False  # other tasks: Keras' "auto"
+        mirrored = build("gpt-nano", text.spec, **TINY, compile=False)
+        assert compile_model(mirrored, decay_steps=2340).jit_compile is False  # under tf.distribute, Keras decides
+    assert compile_model(build("mlp", input_shape=(4,), num_classes=3), decay_steps=2340).jit_compile is False
     assert DEFAULT_BATCH_SIZE == find_source("text:pydoc", None).batch_size == 16
     assert load_data("text:pydoc").options["batch_size"] == 16 and load_data("iris").options["batch_size"] == 32
 
