@@ -91,9 +91,8 @@ def run_point(name: str, point: dict, epochs: int, *, seed: int = 0, stride: int
 
 def run_apart(name: str, epochs: int, *, seed: int, stride: int | None, threads: int) -> dict:
     """`run_point` in a process of its own whose TensorFlow uses `threads` cores; its row."""
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    argv = [sys.executable, __file__, "--one", f"{name}:{epochs}", "--seed", str(seed),
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    argv = [sys.executable, __file__, "--one", f"{name}:{epochs}", "--threads", str(threads), "--seed", str(seed),
             "--stride", str(stride or 0)]
     out = subprocess.run(argv, env=env, capture_output=True, text=True)
     if out.returncode:
@@ -103,7 +102,7 @@ def run_apart(name: str, epochs: int, *, seed: int, stride: int | None, threads:
 
 def _appended(result: dict, args: argparse.Namespace) -> dict:
     """The saved sweep with this run's rows added (a row of the same point and epochs replaced)."""
-    from results import load, record
+    from results import command, load
 
     try:
         saved = load("lm_sweep")
@@ -117,16 +116,7 @@ def _appended(result: dict, args: argparse.Namespace) -> dict:
     return {**result, "points": {**old["points"], **result["points"]},
             "epochs": sorted(set(old["epochs"]) | set(result["epochs"])),
             "rows": [row for row in old["rows"] if (row["point"], row["epochs"]) not in mine] + result["rows"],
-            "commands": [*commands, record("lm_sweep", {})["command"]]}
-
-
-def _threads_from_environment() -> None:
-    """Hold TensorFlow to the cores `run_apart` gave this process."""
-    import tensorflow as tf
-
-    if os.environ.get("TF_NUM_INTRAOP_THREADS"):
-        tf.config.threading.set_intra_op_parallelism_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
-        tf.config.threading.set_inter_op_parallelism_threads(int(os.environ["TF_NUM_INTEROP_THREADS"]))
+            "commands": [*commands, command()]}
 
 
 def render(saved: dict) -> str:
@@ -134,7 +124,7 @@ def render(saved: dict) -> str:
     r = saved["result"]
     budget = r["budget_minutes"] * 60
     def per_window(row):  # seconds a training window: steps of different batch sizes compare by their windows
-        return row["seconds"] / row["steps"] / row.get("batch_size", 32)
+        return row["seconds"] / row["steps"] / row["batch_size"]
 
     fastest = min(per_window(row) for row in r["rows"])
     stride = r.get("stride")
@@ -148,13 +138,13 @@ def render(saved: dict) -> str:
         more = f" {row['bits_per_char_stride']:.3f} |" if stride else ""
         within = (" yes |" if row["seconds"] <= budget else " no |") if alone else ""
         lines.append(f"| `{row['point']}` | {row['parameters']:,} | {row['seq_len']} | {row['tokenizer']} | "
-                     f"{row.get('batch_size', 32)} | {row['epochs']} | {row['steps']:,} | {row['bits_per_char']:.3f} |"
+                     f"{row['batch_size']} | {row['epochs']} | {row['steps']:,} | {row['bits_per_char']:.3f} |"
                      f"{more} {row['seconds'] / 60:.1f} | {per_window(row) / fastest:.2f} |{within}")
     commands = r.get("commands")
     if commands:  # an appended sweep: every command that made its rows
         saved = {**saved, "command": "`, `".join(commands)}
     how = (f"{r['jobs']} at a time on {max(1, saved['machine']['cpus'] // r['jobs'])} core(s) each"
-           if r.get("jobs", 1) > 1 else "one at a time")
+           if not alone else "one at a time")
     lines += ["", f"Each point trained from scratch on `text:pydoc` for each epoch count, {how}, scored on the "
               "held-out last 10% by `text_metrics`" + (f" in windows and with windows {stride} tokens apart"
                                                          if stride else "")
@@ -176,10 +166,15 @@ def main(argv=None) -> None:
     parser.add_argument("--append", action="store_true", help="add these rows to the saved sweep (a row of "
                         "the same point and epochs is replaced); the saved result keeps every command")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # NAME:EPOCHS, one row as JSON (--jobs)
+    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)  # with --one: the cores to use
     parser.add_argument("--quick", action="store_true", help="gpt-nano, 1 epoch: checks the script runs")
     args = options(parser).parse_args(argv)
     if args.one:
-        _threads_from_environment()
+        if args.threads:  # hold TensorFlow to the cores run_apart gave this process
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
         name, count = args.one.rsplit(":", 1)
         print(json.dumps(run_point(name, POINTS[name], int(count), seed=args.seed, stride=args.stride or None)))
         return

@@ -39,10 +39,14 @@ def machine() -> dict:
     return out
 
 
+def command() -> str:
+    """The command that is running this benchmark, less `--note`: what measures again."""
+    return " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *_without_note(sys.argv[1:])])
+
+
 def record(name: str, result: dict, *, note: str = "") -> dict:
     """What `save` writes: the result with the command that produced it, the date, the machine and the note."""
-    command = " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *_without_note(sys.argv[1:])])
-    return {"benchmark": name, "command": command, "date": time.strftime("%Y-%m-%d"),
+    return {"benchmark": name, "command": command(), "date": time.strftime("%Y-%m-%d"),
             "machine": machine(), **({"note": note} if note else {}), "result": result}
 
 
