@@ -3,6 +3,7 @@
     python benchmarks/lm_sweep.py                                   # every point, 4, 8 and 12 epochs
     python benchmarks/lm_sweep.py --points gpt,gpt-sp --epochs 6 --budget-minutes 10
     python benchmarks/lm_sweep.py --points gpt,gpt-lr1e-3 --epochs 12 --jobs 2   # two at a time, a core each
+    python benchmarks/lm_sweep.py --points gpt-b8:12,gpt-b8-mlp2:18 --jobs 2     # each point its own epochs
     python benchmarks/lm_sweep.py --quick --no-save                 # one small point, one epoch: the script works
 
 Each point is a model size, a context (the training window), a tokenizer, a
@@ -37,29 +38,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from results import footer, options, publish  # noqa: E402
 
+_BYTES = {"model": "gpt", "seq_len": 128, "tokenizer": "byte", "learning_rate": 2e-3}
+#: The default run before 2026-12-07: 4 blocks x 128 with a 4x feed-forward, 16 windows a step. The
+#: points named without a shape keep it, so their saved rows stay reproducible.
+_4X128 = {"num_layers": 4, "mlp_ratio": 4.0}
+_WD = {"weight_decay": 1e-4}  # compile_model's default (the gpt's own is 0.1 since 2026-12-07)
+_OLD = {**_BYTES, "args": _4X128, "batch_size": 16, "compile": _WD}
+#: The default `gpt` since: 6 blocks x 128, a 2x feed-forward (at 8 windows a step, weight decay 0.1).
+_6X128 = {"num_layers": 6, "mlp_ratio": 2.0}
+
 #: The points: the gpt builder's arguments, the window, the tokenizer, the learning rate; optionally
 #: "batch_size" and "compile" (more `compile_model` settings).
 POINTS = {
-    "gpt": {"model": "gpt", "args": {}, "seq_len": 128, "tokenizer": "byte", "learning_rate": 2e-3},
-    "gpt-b32": {"model": "gpt", "args": {}, "seq_len": 128, "tokenizer": "byte", "learning_rate": 2e-3,
-                "batch_size": 32},
-    "gpt-b8": {"model": "gpt", "args": {}, "seq_len": 128, "tokenizer": "byte", "learning_rate": 2e-3,
-               "batch_size": 8},
-    "gpt-no-xla": {"model": "gpt", "args": {}, "seq_len": 128, "tokenizer": "byte", "learning_rate": 2e-3,
-                   "compile": {"jit_compile": False}},
-    "gpt-lr3e-3": {"model": "gpt", "args": {}, "seq_len": 128, "tokenizer": "byte", "learning_rate": 3e-3},
-    "gpt-wd0.1": {"model": "gpt", "args": {}, "seq_len": 128, "tokenizer": "byte", "learning_rate": 2e-3,
-                  "compile": {"weight_decay": 0.1}},
-    "gpt-ctx256": {"model": "gpt", "args": {}, "seq_len": 256, "tokenizer": "byte", "learning_rate": 2e-3},
-    "gpt-sp": {"model": "gpt", "args": {}, "seq_len": 128, "tokenizer": "sentencepiece:2000",
-               "learning_rate": 2e-3},
-    "gpt-sp-drop": {"model": "gpt", "args": {"dropout": 0.1}, "seq_len": 128, "tokenizer": "sentencepiece:2000",
-                    "learning_rate": 2e-3},
-    "gpt-6x128": {"model": "gpt", "args": {"num_layers": 6}, "seq_len": 128, "tokenizer": "byte",
-                  "learning_rate": 2e-3},
-    "gpt-4x192": {"model": "gpt", "args": {"dim": 192, "num_heads": 6}, "seq_len": 128, "tokenizer": "byte",
-                  "learning_rate": 1.5e-3},
-    "gpt-nano": {"model": "gpt-nano", "args": {}, "seq_len": 128, "tokenizer": "byte", "learning_rate": 3e-3},
+    "gpt": _OLD,
+    "gpt-b32": {**_OLD, "batch_size": 32},
+    "gpt-b8": {**_OLD, "batch_size": 8},
+    "gpt-b8-mlp2": {**_BYTES, "args": {"num_layers": 4, "mlp_ratio": 2.0}, "batch_size": 8, "compile": _WD},
+    "gpt-b8-6x128-mlp2": {**_BYTES, "args": _6X128, "batch_size": 8, "compile": _WD},
+    "gpt-b8-8x128-mlp2": {**_BYTES, "args": {"num_layers": 8, "mlp_ratio": 2.0}, "batch_size": 8,
+                          "compile": _WD},
+    "gpt-b4-ctx256-6x128-mlp2": {**_BYTES, "args": _6X128, "seq_len": 256, "batch_size": 4, "compile": _WD},
+    "gpt-b8-6x128-mlp2-wd0.1": {**_BYTES, "args": _6X128, "batch_size": 8, "compile": {"weight_decay": 0.1}},
+    "gpt-b8-6x128-mlp2-lr3e-3": {**_BYTES, "args": _6X128, "batch_size": 8, "learning_rate": 3e-3,
+                                 "compile": _WD},
+    "gpt-no-xla": {**_OLD, "compile": {**_WD, "jit_compile": False}},
+    "gpt-lr3e-3": {**_OLD, "learning_rate": 3e-3},
+    "gpt-wd0.1": {**_OLD, "compile": {"weight_decay": 0.1}},
+    "gpt-ctx256": {**_OLD, "seq_len": 256},
+    "gpt-sp": {**_OLD, "tokenizer": "sentencepiece:2000"},
+    "gpt-sp-drop": {**_OLD, "args": {**_4X128, "dropout": 0.1}, "tokenizer": "sentencepiece:2000"},
+    "gpt-6x128": {**_OLD, "args": {**_4X128, "num_layers": 6}},
+    "gpt-4x192": {**_OLD, "args": {**_4X128, "dim": 192, "num_heads": 6}, "learning_rate": 1.5e-3},
+    "gpt-nano": {**_BYTES, "model": "gpt-nano", "args": {}, "learning_rate": 3e-3},
 }
 
 
@@ -155,7 +165,8 @@ def render(saved: dict) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", default=",".join(p for p in POINTS if p != "gpt-nano"),
-                        help=f"comma-separated, of {', '.join(POINTS)}")
+                        help=f"comma-separated, of {', '.join(POINTS)}; NAME:EPOCHS trains that point for "
+                        "EPOCHS instead of --epochs (points compared at equal minutes)")
     parser.add_argument("--epochs", default="4,8,12", help="comma-separated epoch counts, each trained afresh")
     parser.add_argument("--budget-minutes", type=float, default=10.0, help="the wall-time budget of a run")
     parser.add_argument("--seed", type=int, default=0)
@@ -178,14 +189,20 @@ def main(argv=None) -> None:
         name, count = args.one.rsplit(":", 1)
         print(json.dumps(run_point(name, POINTS[name], int(count), seed=args.seed, stride=args.stride or None)))
         return
-    names = ["gpt-nano"] if args.quick else [n.strip() for n in args.points.split(",") if n.strip()]
+    asked = ["gpt-nano"] if args.quick else [n.strip() for n in args.points.split(",") if n.strip()]
+    names = [n.split(":")[0] for n in asked]
     unknown = [n for n in names if n not in POINTS]
     if unknown:
         parser.error(f"--points: unknown {', '.join(unknown)}; known: {', '.join(POINTS)}")
-    epochs = [1] if args.quick else [int(e) for e in args.epochs.split(",")]
+    try:
+        epochs = [1] if args.quick else [int(e) for e in args.epochs.split(",")]
+        runs = [(n.split(":")[0], int(n.split(":")[1])) if ":" in n else (n, count)
+                for n in asked for count in (epochs[:1] if ":" in n else epochs)]
+    except ValueError as err:
+        parser.error(f"--points/--epochs: an epoch count must be a whole number ({err})")
+    epochs = sorted({count for _, count in runs})
     if args.jobs < 1:
         parser.error(f"--jobs: at least 1, got {args.jobs}")
-    runs = [(name, count) for name in names for count in epochs]
     stride = args.stride or None
     if args.jobs == 1:
         rows = []
