@@ -66,7 +66,7 @@ def load_data(
             validation. Defaults to 0.1 (0.05 for text).
         test_split: the share of the whole held out for testing. Defaults to
             0.2 (0.1 for text: the last tenth, one contiguous block).
-        batch_size: the batch size. Defaults to 32 (16 windows for text).
+        batch_size: the batch size. Defaults to 32 (8 windows for text).
         seed: the split and shuffle seed. Defaults to 0.
         task: override the inferred task (`multiclass`, `binary`, `regression`,
             `multilabel`).

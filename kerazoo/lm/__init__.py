@@ -56,7 +56,7 @@ def _load_text(source, **kwargs):
 
 
 # batch_size is kerazoo.lm.data.DEFAULT_BATCH_SIZE (a test holds them equal: importing it here would load NumPy)
-_TEXT = dict(validation_split=0.05, test_split=0.1, batch_size=16, options=("seq_len", "tokenizer"),
+_TEXT = dict(validation_split=0.05, test_split=0.1, batch_size=8, options=("seq_len", "tokenizer"),
              describe="text sources ('text:pydoc', 'text:PATH')")
 register_source("text:", _load_text, **_TEXT)
 register_source("tfds:", _load_text, task="causal_lm", **_TEXT)

@@ -33,9 +33,9 @@ __all__ = ["load_text", "read_text", "pydoc_corpus", "split_text", "text_metrics
            "DEFAULT_SEQ_LEN", "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_SEQ_LEN = 128
-#: Windows a training step: 16, not the zoo's 32, because on the bundled text twice the steps for
-#: the same characters learn more per minute (`benchmarks/lm_sweep.py`, docs/benchmarks.md).
-DEFAULT_BATCH_SIZE = 16
+#: Windows a training step: 8, not the zoo's 32, because on the bundled text more steps for the
+#: same characters learn more per minute (`benchmarks/lm_sweep.py`, docs/benchmarks.md).
+DEFAULT_BATCH_SIZE = 8
 
 
 def pydoc_corpus(topics: Any = None, *, exclude: Any = ()) -> str:
