@@ -512,3 +512,6 @@ def test_gpt_family_is_registered_with_sizes_and_a_search_space():
     # the default run's shape, chosen by the sweep: 6 blocks with a 2x feed-forward; the named sizes keep 4x
     assert (info["defaults"]["num_layers"], info["defaults"]["dim"], info["defaults"]["mlp_ratio"]) == (6, 128, 2.0)
     assert {describe(name)["defaults"]["mlp_ratio"] for name in ("gpt-nano", "gpt-mini", "gpt-small")} == {4.0}
+    # and its weight decay, 0.1 where compile_model's default is 1e-4: the gpt's own, not the named sizes'
+    assert build("gpt").optimizer.weight_decay == pytest.approx(0.1)
+    assert build("gpt-nano").optimizer.weight_decay == pytest.approx(1e-4)
