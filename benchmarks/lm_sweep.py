@@ -190,14 +190,14 @@ def main(argv=None) -> None:
         print(json.dumps(run_point(name, POINTS[name], int(count), seed=args.seed, stride=args.stride or None)))
         return
     asked = ["gpt-nano"] if args.quick else [n.strip() for n in args.points.split(",") if n.strip()]
-    names = [n.split(":")[0] for n in asked]
+    asked = [n.partition(":")[::2] for n in asked]  # (name, its own epochs or "")
+    names = [name for name, _ in asked]
     unknown = [n for n in names if n not in POINTS]
     if unknown:
         parser.error(f"--points: unknown {', '.join(unknown)}; known: {', '.join(POINTS)}")
     try:
         epochs = [1] if args.quick else [int(e) for e in args.epochs.split(",")]
-        runs = [(n.split(":")[0], int(n.split(":")[1])) if ":" in n else (n, count)
-                for n in asked for count in (epochs[:1] if ":" in n else epochs)]
+        runs = [(name, count) for name, own in asked for count in ([int(own)] if own else epochs)]
     except ValueError as err:
         parser.error(f"--points/--epochs: an epoch count must be a whole number ({err})")
     epochs = sorted({count for _, count in runs})
