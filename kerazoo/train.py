@@ -68,20 +68,24 @@ def _reseeded(data, seed: int):
     """The bundle with its training pipeline shuffled afresh from `seed`.
 
     A seeded tf.data shuffle keeps its state across iterations of one dataset, so
-    a second `fit` on the same bundle would see other batches: rebuild it.
+    a second `fit` on the same bundle would see other batches: rebuild it. A
+    training pipeline the caller put in place of the bundle's is kept as given.
     """
     from dataclasses import replace
 
-    if data.train_pipeline is not None:
-        return replace(data, train=data.train_pipeline(batch_size=data.options.get("batch_size", 32), seed=seed))
-    if not data.arrays or "train" not in data.arrays:
+    if not data.rebuilds("train"):  # the caller's own pipeline (`replace(data, train=...)`): trained as given
         return data
-    from kerazoo.data import make_pipeline
+    if data.train_pipeline is not None:
+        train = data.train_pipeline(batch_size=data.options.get("batch_size", 32), seed=seed)
+    elif data.arrays and "train" in data.arrays:
+        from kerazoo.data import make_pipeline
 
-    x, y = data.arrays["train"]
-    train = make_pipeline(x, y, batch_size=data.options.get("batch_size", 32), shuffle=True, seed=seed,
-                          dtype=data.spec.input_dtype)
-    return replace(data, train=train)
+        x, y = data.arrays["train"]
+        train = make_pipeline(x, y, batch_size=data.options.get("batch_size", 32), shuffle=True, seed=seed,
+                              dtype=data.spec.input_dtype)
+    else:
+        return data
+    return replace(data, train=train, made={**data.made, "train": train})  # still the bundle's own
 
 
 def _steps_taken(model) -> int:
@@ -115,7 +119,9 @@ def _batched_for(data, strategy):
         ds = getattr(data, split)
         if ds is None:
             return None
-        if split == "train" and data.train_pipeline is not None:
+        if not data.rebuilds(split):  # the caller's own pipeline: re-batched as it is
+            ds = ds.unbatch().batch(global_batch).prefetch(tf.data.AUTOTUNE)
+        elif split == "train" and data.train_pipeline is not None:
             ds = data.train_pipeline(batch_size=global_batch, seed=data.options.get("seed", 0))
         elif data.arrays and split in data.arrays:  # keeps the number of batches known
             x, y = data.arrays[split]

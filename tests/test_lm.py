@@ -174,8 +174,8 @@ def test_tiny_gpt_trains_on_the_bundled_text_and_its_loss_falls(text):
         pipelines.append((batch_size, seed))
         return text.train_pipeline(batch_size=batch_size, seed=seed).take(10)
 
-    result = fit(model, replace(cut, train_pipeline=train_pipeline), epochs=3, seed=0, verbose=0,
-                 callbacks="none")
+    own = replace(cut, train_pipeline=train_pipeline, made={**cut.made, "train": cut.train})  # as if loaded so
+    result = fit(model, own, epochs=3, seed=0, verbose=0, callbacks="none")
     assert pipelines == [(16, 0)]
     losses = result.history["loss"]
     assert losses[-1] < losses[0] - 0.5, losses

@@ -38,6 +38,17 @@ def test_same_seed_same_history(iris):
     np.testing.assert_allclose(histories[0], histories[1], rtol=1e-6)
 
 
+def test_a_training_pipeline_put_in_the_bundles_place_is_trained_as_given_when_seeded(iris):
+    from dataclasses import replace
+
+    model = build("mlp", iris.spec, width=8)
+    fit(model, replace(iris, train=iris.train.take(2)), epochs=1, seed=0, verbose=0, callbacks="none")
+    assert int(model.optimizer.iterations.numpy()) == 2  # not rebuilt from the bundle's arrays (6 batches)
+    model = build("mlp", iris.spec, width=8)
+    fit(model, iris, epochs=1, seed=0, verbose=0, callbacks="none")
+    assert int(model.optimizer.iterations.numpy()) == int(iris.train.cardinality()) > 2
+
+
 def test_run_directory_written_and_read_back(digits, tmp_path):
     data = small(digits)
     model = build("cnn", data.spec, filters=(8, 16))

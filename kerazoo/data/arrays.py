@@ -41,6 +41,11 @@ class Data:
             (text draws windows at fresh offsets every epoch): a function
             `(batch_size, seed) -> tf.data.Dataset` that `fit` calls to rebuild it
             for a seed or a strategy's global batch; None rebuilds from `arrays`.
+        made: the pipelines as the loader made them, `{split: dataset}`. `fit`
+            rebuilds a split (for a seed, a strategy's global batch) only while
+            it is still the one made: a pipeline you put in its place, as in
+            `dataclasses.replace(data, train=data.train.take(4))`, is trained
+            as given.
     """
 
     train: Any
@@ -53,6 +58,23 @@ class Data:
     tokenizer: Any = field(default=None, repr=False)
     text: dict | None = field(default=None, repr=False)
     train_pipeline: Any = field(default=None, repr=False)
+    made: dict | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.made is None:  # a new bundle; `dataclasses.replace` carries the first one's over
+            self.made = {"train": self.train, "validation": self.validation, "test": self.test}
+
+    def rebuilds(self, split: str) -> bool:
+        """Whether `split` is still the pipeline the loader made (so `fit` may rebuild it from `arrays`).
+
+        Example:
+        >>> from dataclasses import replace
+        >>> from kerazoo import load_data
+        >>> data = load_data("iris")
+        >>> data.rebuilds("train"), replace(data, train=data.train.take(1)).rebuilds("train")
+        (True, False)
+        """
+        return self.made is not None and getattr(self, split) is self.made.get(split)
 
     def describe(self) -> str:
         counts = {k: len(v[0]) for k, v in (self.arrays or {}).items()}
