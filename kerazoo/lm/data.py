@@ -228,7 +228,7 @@ def load_text(
         validation_split: the share of what precedes the test block held out
             for validation. Defaults to 0.05.
         test_split: the share of the text held out at its end. Defaults to 0.1.
-        batch_size: windows in a batch. Defaults to 16.
+        batch_size: windows in a batch. Defaults to 8.
         seed: the seed of the training windows' offsets, drawn afresh every
             epoch. Defaults to 0.
         task: `"causal_lm"` (the only one for text), or None.
