@@ -143,7 +143,8 @@ def render(saved: dict) -> str:
         lines.append(f"| {row['label']} | {bpc} | {row['trainable']:,}{share} | {epochs} |")
     pre, lora, scratch = (next(row["bits_per_char"] for row in r["rows"] if row["key"] == k)
                           for k in ("pretrained", "lora", "scratch"))
-    lines += ["", f"`{r['model']}`, windows of {r['seq_len']} bytes. Small set: "
+    per_step = f", {r['batch_size']} a step" if "batch_size" in r else ""
+    lines += ["", f"`{r['model']}`, windows of {r['seq_len']} bytes{per_step}. Small set: "
               f"{', '.join(f'`{s}`' for s in r['small_set'])} ({t['small_set_chars']:,} characters; the held-out "
               f"block, the last 10% of each topic, {t['held_out_chars']:,}). Pretraining text: the other "
               f"{t['other_topics']} topics ({t['other_chars']:,} characters) less the {t['paragraphs_removed']} "
@@ -168,6 +169,8 @@ def main(argv=None) -> None:
     parser.add_argument("--topics", default=",".join(SMALL_SET), help="the held-out small set")
     parser.add_argument("--model", default="gpt-nano")
     parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, help="windows a step (default: the text loader's, as the "
+                                                      "default run trains)")
     parser.add_argument("--pretrain-epochs", type=int, default=8)
     parser.add_argument("--finetune-epochs", type=int, default=15)
     parser.add_argument("--rank", type=int, default=8)
@@ -198,7 +201,7 @@ def main(argv=None) -> None:
 
     pre_epochs, ft_epochs = (1, 1) if args.quick else (args.pretrain_epochs, args.finetune_epochs)
     scratch_epochs = 1 if args.quick else 4 * ft_epochs
-    common = {"seq_len": args.seq_len, "batch_size": 32}
+    common = {"seq_len": args.seq_len, **({"batch_size": args.batch_size} if args.batch_size else {})}
     pretrain = load_data(f"text:{folder / 'pretrain.txt'}", **common)
     target = load_data(f"text:{folder / 'small.txt'}", **common)
     c0, c1 = target.text["chars"]["test"]
@@ -268,7 +271,8 @@ def main(argv=None) -> None:
     score("scratch", "the same model trained from scratch on the small set alone", scratch,
           time.perf_counter() - start, scratch.count_params(), epochs, stopper)
 
-    result = {"model": args.model, "seq_len": args.seq_len, "small_set": small, "run_length": n,
+    result = {"model": args.model, "seq_len": args.seq_len, "batch_size": target.options["batch_size"],
+              "small_set": small, "run_length": n,
               "pretrain_epochs": pre_epochs, "finetune_epochs": ft_epochs, "scratch_epochs": scratch_epochs,
               "rank": args.rank,
               "text": {"small_set_chars": len(small_text), "held_out_chars": len(held),
