@@ -88,6 +88,15 @@ def _reseeded(data, seed: int):
     return replace(data, train=train, made={**data.made, "train": train})  # still the bundle's own
 
 
+def _validation_examples(data) -> int | None:
+    """Predictions the validation split scores: a row each, or for a language model a token each
+    (a window of 128 tokens is 128 next-token predictions); None when unknown."""
+    if not data.arrays or "validation" not in data.arrays:
+        return None
+    x = data.arrays["validation"][0]
+    return int(x.size) if data.spec.task == "causal_lm" else len(x)
+
+
 def _steps_taken(model) -> int:
     value = model.optimizer.iterations.value  # a MirroredVariable under tf.distribute
     return int(value.numpy() if hasattr(value, "numpy") else value)
@@ -213,10 +222,11 @@ def fit(
         model: a compiled Keras model, usually from `build`.
         data: `load_data()`'s result, a tuple `(x, y)` (10% held out for
             validation), or a `tf.data.Dataset` of batches.
-        epochs: the most epochs to run, or `"auto"`: the model's own default
-            when it registered one (the gpt's 12), else at least 10 epochs and
+        epochs: the most epochs to run, or `"auto"`: at least 10 epochs and
             at least 300 optimizer steps (`kerazoo.budget.auto_epochs`), so
-            50 examples get 150 epochs and the digits 10. Defaults to "auto".
+            50 examples get 150 epochs and the digits 10; a model may register
+            its own floors (the gpt's 12 epochs and 4,680 steps) or epochs.
+            Defaults to "auto".
         callbacks: a preset name, or a list of preset names and callbacks.
             Defaults to "default".
         run_dir: where to write the run. Defaults to None (nothing written).
@@ -289,7 +299,7 @@ def fit(
     epochs, note = budget.resolve_epochs(epochs, steps if steps > 0 else None, training=_registered_training(model))
     if note:
         log.info("kerazoo: %s", note)
-    n_validation = len(data.arrays["validation"][0]) if data.arrays and "validation" in data.arrays else None
+    n_validation = _validation_examples(data)
     steer = data.validation is not None and budget.steers(n_validation)
     if data.validation is not None and not steer and callbacks != "none":
         log.info("kerazoo: the validation split holds %d examples, too few to steer training (early stopping "
