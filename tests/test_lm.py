@@ -500,6 +500,20 @@ def test_importing_kerazoo_loads_neither_tensorflow_nor_keras_hub():
     assert out == ["False", "False"]
 
 
+def test_a_language_models_validation_counts_tokens_so_a_short_text_steers_training(corpus_files, caplog):
+    """Each position of a window is a next-token prediction: 15 windows of 32 are 480 examples, not 15."""
+    import logging
+
+    from kerazoo import budget
+
+    data = load_data(f"text:{corpus_files / 'new.txt'}", seq_len=32, batch_size=16)
+    windows = len(data.arrays["validation"][0])
+    assert windows < budget.MIN_VALIDATION <= windows * 32
+    caplog.set_level(logging.INFO, logger="kerazoo")
+    result = fit(build("gpt-nano", data.spec, **TINY), data, epochs=1, verbose=0)
+    assert "too few to steer" not in caplog.text and "val_loss" in result.history
+
+
 def test_gpt_family_is_registered_with_sizes_and_a_search_space():
     from kerazoo import describe, list_models
 
@@ -515,3 +529,9 @@ def test_gpt_family_is_registered_with_sizes_and_a_search_space():
     # and its weight decay, 0.1 where compile_model's default is 1e-4: the gpt's own, not the named sizes'
     assert build("gpt").optimizer.weight_decay == pytest.approx(0.1)
     assert build("gpt-nano").optimizer.weight_decay == pytest.approx(1e-4)
+    # and its budget: the default run's 12 epochs of 390 steps on the bundled text, as many steps on a small text
+    from kerazoo.budget import resolve_epochs
+
+    training = describe("gpt")["training"]
+    assert resolve_epochs("auto", 390, training=training)[0] == 12
+    assert resolve_epochs("auto", 51, training=training)[0] == 92  # 60,000 characters in windows of 128, 8 a step

@@ -40,7 +40,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="a model name (see `kerazoo models`)")
     p.add_argument("--data", help="bundled name, tfds:<name>, image folder or .csv (default: digits)")
     p.add_argument("--epochs", type=epochs_value, help="most epochs, or auto: at least 10 epochs and 300 "
-                   "optimizer steps (default auto, or the model's own, e.g. gpt's 12)")
+                   "optimizer steps (default auto; a model may raise both, e.g. gpt: 12 and 4680)")
     p.add_argument("--batch-size", type=int, help="batch size (default 32)")
     p.add_argument("--seed", type=int, help="seed for splits, weights and shuffling (default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model argument (repeatable)")
