@@ -368,6 +368,7 @@ def fit(
             raise diverged
         log.warning("kerazoo: %s", diverged)
     _warn_if_inference_lags(model, data, hist, cbs)
+    _say_if_stopped_early(cbs, epochs)
     metrics = {}
     for split in ("validation", "test"):
         ds = getattr(data, split)
@@ -398,6 +399,17 @@ def _registered_training(model) -> dict:
         return get_entry(name).training
     except KeyError:  # a model recorded under a name no longer registered
         return {}
+
+
+def _say_if_stopped_early(callbacks: list, epochs: int) -> None:
+    """Log the epoch early stopping ended at and the epoch whose weights are kept: the bar shows only `61/936`."""
+    stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    if stopper is None or stopper.stopped_epoch <= 0:
+        return
+    kept = (f"; the weights of epoch {stopper.best_epoch + 1} are kept"
+            if stopper.restore_best_weights and stopper.best_weights is not None else "")
+    log.info("kerazoo: stopped early after epoch %d of %d: %s did not improve for %d epochs%s",
+             stopper.stopped_epoch + 1, epochs, stopper.monitor, stopper.patience, kept)
 
 
 def _warn_if_inference_lags(model, data, history: dict, callbacks: list) -> None:

@@ -134,10 +134,14 @@ def test_soft_labels_train_with_the_same_loss(iris):
                                                         rel=1e-4)
 
 
-def test_early_stopping_restores_the_best_weights(digits, tmp_path):
+def test_early_stopping_restores_the_best_weights_and_says_so(digits, tmp_path, caplog):
     """From epoch 3 on, noise is added to the output layer before each epoch: validation loss gets worse,
     training stops after `patience` such epochs, and the model returned, scored and saved is the best one."""
+    import logging
+
     import keras
+
+    caplog.set_level(logging.INFO, logger="kerazoo")
 
     class Worsen(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -154,6 +158,8 @@ def test_early_stopping_restores_the_best_weights(digits, tmp_path):
     best = int(np.argmin(val_loss))
     assert result.epochs == len(val_loss) == best + 3 < 12, val_loss  # stopped 2 epochs after the best
     assert val_loss[-1] > val_loss[best] + 0.1
+    assert (f"stopped early after epoch {best + 3} of 12: val_loss did not improve for 2 epochs; "
+            f"the weights of epoch {best + 1} are kept") in caplog.text
     x, y = digits.arrays["validation"]
     restored = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
     assert restored == pytest.approx(val_loss[best], rel=1e-4)  # the best epoch's weights, not the last
