@@ -128,11 +128,10 @@ def _batched_for(data, strategy):
         ds = getattr(data, split)
         if ds is None:
             return None
-        if not data.rebuilds(split):  # the caller's own pipeline: re-batched as it is
-            ds = ds.unbatch().batch(global_batch).prefetch(tf.data.AUTOTUNE)
-        elif split == "train" and data.train_pipeline is not None:
+        rebuild = data.rebuilds(split)  # False: the caller's own pipeline, re-batched as it is (below)
+        if rebuild and split == "train" and data.train_pipeline is not None:
             ds = data.train_pipeline(batch_size=global_batch, seed=data.options.get("seed", 0))
-        elif data.arrays and split in data.arrays:  # keeps the number of batches known
+        elif rebuild and data.arrays and split in data.arrays:  # keeps the number of batches known
             x, y = data.arrays[split]
             ds = make_pipeline(x, y, batch_size=global_batch, shuffle=split == "train",
                                seed=data.options.get("seed", 0), dtype=data.spec.input_dtype)
