@@ -400,9 +400,14 @@ def _registered_training(model) -> dict:
         return {}
 
 
+def _early_stopper(callbacks: list):
+    """The `keras.callbacks.EarlyStopping` among `callbacks`, or None."""
+    return next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+
+
 def _say_if_stopped_early(callbacks: list, epochs: int) -> None:
     """Log the epoch early stopping ended at and the epoch whose weights are kept: the bar shows only `61/936`."""
-    stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    stopper = _early_stopper(callbacks)
     if stopper is None or stopper.stopped_epoch <= 0:
         return
     kept = (f"; the weights of epoch {stopper.best_epoch + 1} are kept"
@@ -418,10 +423,10 @@ def _warn_if_inference_lags(model, data, history: dict, callbacks: list) -> None
     if "accuracy" not in history or not data.arrays or "train" not in data.arrays \
             or not diagnostics.batchnorm_layers(model):
         return
-    stopper = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    stopper = _early_stopper(callbacks)
     epoch = stopper.best_epoch if stopper is not None and stopper.best_weights is not None else -1
-    validation = data.arrays.get("validation")
-    if validation is not None and len(validation[0]) >= budget.MIN_VALIDATION and "val_accuracy" in history \
+    examples = _validation_examples(data)  # the count that decides whether validation steers training
+    if examples is not None and budget.steers(examples) and "val_accuracy" in history \
             and history["accuracy"][epoch] - history["val_accuracy"][epoch] < diagnostics.GAP:
         return  # the validation score, taken in inference mode with these weights, keeps up: nothing lags
     x, y = data.arrays["train"]
