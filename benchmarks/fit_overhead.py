@@ -8,9 +8,10 @@ evaluate on validation and test:
 - `keras`: `model.compile` + `model.fit` with the callbacks `fit` uses (early
   stopping that does not trigger, TerminateOnNaN) + two `evaluate` calls;
 - `kerazoo.fit, run_dir`: `fit(..., run_dir=...)`, what `kerazoo train` pays: the
-  CSV history, TensorBoard logs, the per-epoch checkpoint (weights and optimizer
-  state, to resume), the final `model.keras`, `config.json`, `metrics.json` and
-  the manifest of file hashes;
+  CSV history, TensorBoard logs, the checkpoint (weights and optimizer state, to
+  resume; every epoch, unless saving would take over a tenth of the training
+  time, `kerazoo.resume.backup_due`), the final `model.keras`, `config.json`,
+  `metrics.json` and the manifest of file hashes;
 - `keras, files`: the hand-written side with the callbacks a careful user writes
   for the same files: `CSVLogger`, `TensorBoard` (the zoo's settings: no graph,
   no profiling), `BackupAndRestore` (per epoch), then `model.save` and the two

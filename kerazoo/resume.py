@@ -2,10 +2,12 @@
 
 `fit(..., run_dir=...)` keeps `RUN/checkpoint/` (Keras' `BackupAndRestore`:
 the weights with the optimizer state, and the number of finished epochs),
-saved atomically at the end of every epoch. A killed run is continued from the
-last finished epoch by calling `fit` on the same run directory again
-(`kerazoo train --resume --out RUN`); the checkpoint is removed once the run is
-complete. `NaNGuard` stops training at the first NaN or infinite loss and
+saved atomically at the end of an epoch: every epoch, unless epochs are so
+short that saving would take more than a tenth of the training time (a small
+data set's epochs of a step or two); then every few epochs (`backup_due`). A
+killed run is continued from the last saved epoch by calling `fit` on the same
+run directory again (`kerazoo train --resume --out RUN`); the checkpoint is
+removed once the run is complete. `NaNGuard` stops training at the first NaN or infinite loss and
 remembers where; `fit` then marks the run failed and keeps the checkpoint of
 the last good epoch.
 """
@@ -17,6 +19,7 @@ import json
 import math
 import os
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -25,10 +28,23 @@ from kerazoo.compat import check_backup_and_restore
 from kerazoo.console import raise_if_interrupted
 from kerazoo.errors import TrainingDiverged
 
-__all__ = ["NaNGuard", "StopOnInterrupt", "RunBackup", "TrainingDiverged", "CHECKPOINT", "checkpoint_epoch", "history_before",
-           "joined_history"]
+__all__ = ["NaNGuard", "StopOnInterrupt", "RunBackup", "TrainingDiverged", "CHECKPOINT", "SAVE_SHARE", "backup_due",
+           "checkpoint_epoch", "history_before", "joined_history"]
 
 CHECKPOINT = "checkpoint"  # the folder inside a run directory
+SAVE_SHARE = 0.1  # the checkpoint may take at most this share of the training time
+
+
+def backup_due(seconds_since_save: float, save_seconds: float | None, share: float = SAVE_SHARE) -> bool:
+    """Whether an epoch's end saves the checkpoint: the first time, then once saving takes at most `share`
+    of the time since the last save (a kill loses one epoch, or about 1/share saves' worth of training
+    when epochs are shorter).
+
+    Example: a save of 0.5 s after epochs of 8 s each (every one saved), and of 1 s (every fifth).
+    >>> backup_due(3.0, None), backup_due(8.0, 0.5), backup_due(1.0, 0.5), backup_due(5.0, 0.5)
+    (True, True, False, True)
+    """
+    return save_seconds is None or seconds_since_save * share >= save_seconds
 
 
 def checkpoint_epoch(run_dir: str | os.PathLike) -> int | None:
@@ -112,9 +128,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     Differences from Keras' callback: the weights and the epoch count are each
     written to a temporary file and renamed into place (a kill while saving
-    leaves the previous checkpoint whole); nothing is saved once `guard` has seen
-    a NaN loss; and the checkpoint is kept at the end of training (`fit`
-    removes it once the run is complete).
+    leaves the previous checkpoint whole); an epoch's end saves only when
+    `backup_due` (every epoch, unless epochs are shorter than ten saves); nothing
+    is saved once `guard` has seen a NaN loss; and the checkpoint is kept at the
+    end of training (`fit` removes it once the run is complete).
 
     Args:
         run_dir: the run directory.
@@ -125,8 +142,11 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         super().__init__(str(Path(run_dir) / CHECKPOINT), save_freq="epoch", delete_checkpoint=False)
         check_backup_and_restore(self)  # the atomic save below overrides a private method of Keras'
         self.guard = guard
+        self.saves = 0  # checkpoints written in this training
+        self._saved_at, self._save_seconds = time.monotonic(), None
 
     def on_train_begin(self, logs=None):
+        self.saves, self._saved_at, self._save_seconds = 0, time.monotonic(), None
         try:
             super().on_train_begin(logs)
         except (OSError, ValueError) as err:
@@ -138,7 +158,13 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         if self.guard is not None and self.guard.diverged is not None:
             return  # the last good checkpoint stays
+        start = time.monotonic()
+        if not backup_due(start - self._saved_at, self._save_seconds):
+            return  # a short epoch: the checkpoint of an earlier one stays, until saving costs its share
         super().on_epoch_end(epoch, logs)
+        self._saved_at = time.monotonic()
+        self._save_seconds = self._saved_at - start
+        self.saves += 1
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)

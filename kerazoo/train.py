@@ -211,9 +211,10 @@ def fit(
 
     With `run_dir`, the run directory is written: `config.json` first, then
     `history.csv`, `metrics.json`, `model.keras` and last `manifest.json`.
-    While training, `checkpoint/` holds the last finished epoch (weights and
-    optimizer state): calling `fit` again on an unfinished run directory
-    resumes from it (`kerazoo.resume`). A NaN or infinite loss stops training;
+    While training, `checkpoint/` holds the last saved epoch (weights and
+    optimizer state; every epoch unless epochs are shorter than ten saves,
+    `kerazoo.resume.backup_due`): calling `fit` again on an unfinished run
+    directory resumes from it (`kerazoo.resume`). A NaN or infinite loss stops training;
     with `run_dir` the run is marked failed and `TrainingDiverged` is raised,
     without one a warning names the epoch and step.
 
@@ -321,7 +322,7 @@ def fit(
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / runs.MANIFEST).unlink(missing_ok=True)  # being (re)written: unfinished until the end
-        resumed = resume.checkpoint_epoch(run_dir)  # a killed run's last finished epoch: continue there
+        resumed = resume.checkpoint_epoch(run_dir)  # a killed run's last saved epoch: continue there
         earlier = resume.history_before(run_dir / "history.csv", resumed or 0)
         info = model_info(model)
         io.write_json(run_dir / "config.json", {

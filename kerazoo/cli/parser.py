@@ -47,7 +47,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="a run's config.json or a tuning best.json to reproduce")
     p.add_argument("--out", help="run directory (default runs/<name>-<timestamp>/)")
     p.add_argument("--resume", action="store_true", help="continue the unfinished run in --out from its last "
-                   "finished epoch (weights and optimizer state), with its own settings; refuses another model, "
+                   "saved epoch (weights and optimizer state), with its own settings; refuses another model, "
                    "--set value, --data or split setting")
     p.add_argument("--label", metavar="COLUMN", help="a .csv file's label column (default: the last column)")
     p.add_argument("--optimizer", help="adamw, adam, sgd or rmsprop")

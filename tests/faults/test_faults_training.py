@@ -125,6 +125,37 @@ def test_nan_mid_training_keeps_the_last_good_checkpoint_and_resumes_from_it(tmp
     assert all(len(v) == 3 and all(x == x for x in v) for v in done.history.values())  # the NaN row is gone
 
 
+def test_short_epochs_save_the_checkpoint_every_few_epochs_and_keep_the_last_saved(tmp_path, monkeypatch):
+    """Saves made slow (20 ms) against iris' epochs of a few steps: the first epoch is saved, then only
+    once saving costs at most a tenth of the time since the last save; a NaN keeps the last one saved."""
+    import time
+
+    from kerazoo import build, fit, load_data
+    from kerazoo.resume import RunBackup, TrainingDiverged, checkpoint_epoch
+
+    saved, spans = [], []  # the epoch each save holds; (start, end) of each
+    real = RunBackup._save_model
+
+    def slow_save(self):
+        start = time.monotonic()
+        time.sleep(0.02)
+        real(self)
+        saved.append(self._current_epoch)
+        spans.append((start, time.monotonic()))
+
+    monkeypatch.setattr(RunBackup, "_save_model", slow_save)
+    data = load_data("iris", seed=0)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match=r"at epoch 31, step 1 \(of 40 epochs\).*last good checkpoint "
+                                               r"\(after epoch (\d+)\)") as err:
+        fit(build("mlp", data.spec, width=8), data, epochs=40, run_dir=run, verbose=0,
+            callbacks=["default", nan_at(30, 0)])
+    assert saved[0] == 1 and 2 <= len(saved) < 30, saved  # 30 good epochs, a few saves
+    for (before, after), (start, _) in zip(spans, spans[1:]):  # each save waited ten times the one before
+        assert start - after >= 10 * (after - before), spans
+    assert checkpoint_epoch(run) == saved[-1] == int(err.value.args[0].split("after epoch ")[1].split(")")[0])
+
+
 def test_resume_with_a_lower_learning_rate_after_a_nan_finishes_the_run(tmp_path, capsys, monkeypatch):
     """The README's advice after a NaN, as a user types it: `kerazoo train --resume --out RUN --learning-rate LR`."""
     import kerazoo.train
