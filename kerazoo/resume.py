@@ -7,9 +7,9 @@ short that saving would take more than a tenth of the training time (a small
 data set's epochs of a step or two); then every few epochs (`backup_due`). A
 killed run is continued from the last saved epoch by calling `fit` on the same
 run directory again (`kerazoo train --resume --out RUN`); the checkpoint is
-removed once the run is complete. `NaNGuard` stops training at the first NaN or infinite loss and
-remembers where; `fit` then marks the run failed and keeps the checkpoint of
-the last good epoch.
+removed once the run is complete. `NaNGuard` stops training at the first NaN
+or infinite loss and remembers where; `fit` then marks the run failed and
+keeps the last checkpoint saved before it.
 """
 
 from __future__ import annotations
@@ -142,11 +142,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         super().__init__(str(Path(run_dir) / CHECKPOINT), save_freq="epoch", delete_checkpoint=False)
         check_backup_and_restore(self)  # the atomic save below overrides a private method of Keras'
         self.guard = guard
-        self.saves = 0  # checkpoints written in this training
-        self._saved_at, self._save_seconds = time.monotonic(), None
+        self._saved_at, self._save_seconds = time.monotonic(), None  # when the last save ended, and its seconds
 
     def on_train_begin(self, logs=None):
-        self.saves, self._saved_at, self._save_seconds = 0, time.monotonic(), None
+        self._saved_at, self._save_seconds = time.monotonic(), None
         try:
             super().on_train_begin(logs)
         except (OSError, ValueError) as err:
@@ -164,7 +163,6 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         super().on_epoch_end(epoch, logs)
         self._saved_at = time.monotonic()
         self._save_seconds = self._saved_at - start
-        self.saves += 1
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)

@@ -214,9 +214,10 @@ def fit(
     While training, `checkpoint/` holds the last saved epoch (weights and
     optimizer state; every epoch unless epochs are shorter than ten saves,
     `kerazoo.resume.backup_due`): calling `fit` again on an unfinished run
-    directory resumes from it (`kerazoo.resume`). A NaN or infinite loss stops training;
-    with `run_dir` the run is marked failed and `TrainingDiverged` is raised,
-    without one a warning names the epoch and step.
+    directory resumes from it (`kerazoo.resume`). A NaN or infinite loss
+    stops training; with `run_dir` the run is marked failed and
+    `TrainingDiverged` is raised, without one a warning names the epoch and
+    step.
 
     Args:
         model: a compiled Keras model, usually from `build`.
