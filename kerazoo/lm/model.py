@@ -31,7 +31,7 @@ _SPACE = {"dropout": Float(0.0, 0.3, step=0.05), "mlp_ratio": Choice([2.0, 4.0])
 #: on 2 idle CPU cores (docs/benchmarks.md). A smaller text trains as many
 #: steps, stopped early on its validation block: on 60,000 characters of it,
 #: 12 epochs (612 steps) scored 3.94 bits per character, this floor 3.02
-#: (stopped at epoch 40), 92 epochs without stopping 4.91 (overfit).
+#: (stopped at epoch 40; benchmarks/results/lm_small_text.json).
 GPT_TRAINING = {"min_epochs": 12, "min_steps": 4680, "learning_rate": 2e-3, "weight_decay": 0.1}
 
 #: The named sizes: fixed arguments of the `gpt` builder (each with the usual
