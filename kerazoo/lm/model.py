@@ -9,8 +9,9 @@ the one family that serves logits rather than probabilities (a softmax over
 every position of every window would only be thrown away by a sampler).
 
 Named sizes fix the shape: `gpt-nano` trains on 2 CPU cores in minutes, `gpt`
-(the family's defaults) trains on the bundled text in 9 minutes on 2 CPU cores, `gpt-mini`
-wants a longer CPU budget, and `gpt-small` is sized for one GPU.
+(the family's defaults) is the default run on the bundled text (its minutes and
+score on 2 CPU cores: docs/benchmarks.md), `gpt-mini` wants a longer CPU
+budget, and `gpt-small` is sized for one GPU.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ _TAGS = ("text", "language-model", "attention", "keras-hub")
 _SPACE = {"dropout": Float(0.0, 0.3, step=0.05), "mlp_ratio": Choice([2.0, 4.0])}
 
 #: What `kerazoo train gpt` uses unless told otherwise: on the bundled text
-#: (`text:pydoc`, 390 steps of 8 windows an epoch) 12 epochs, about 10 minutes
-#: on 2 idle CPU cores (docs/benchmarks.md). A smaller text trains as many
+#: (`text:pydoc`, 390 steps of 8 windows an epoch) 12 epochs (its minutes on
+#: 2 CPU cores: docs/benchmarks.md). A smaller text trains as many
 #: steps, stopped early on its validation block: on 60,000 characters of it,
 #: 12 epochs (612 steps) scored 3.94 bits per character, this floor 3.02
 #: (stopped at epoch 40; benchmarks/results/lm_small_text.json).
