@@ -8,22 +8,12 @@ export with exit code 1 and nothing written, unless --keep-failing."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from conftest import run_cli
 
 from export import FidelityError, export_model
-
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-
-
-def kerazoo(*args):
-    return subprocess.run([sys.executable, "-m", "kerazoo", *args], capture_output=True, text=True, env=ENV,
-                          timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -105,19 +95,21 @@ def test_int8_io_leaves_only_the_all_int8_recipe_and_says_so(tabular_run, tmp_pa
 
 
 def test_a_model_built_to_lose_in_int8_stops_the_export_with_exit_1_and_no_file(loser_run, tmp_path, capsys):
+    """In-process, through the console script's function (`kerazoo export` runs as a process in test_export)."""
     out = tmp_path / "out"
-    res = kerazoo("export", str(loser_run), "--format", "tflite", "--quantize", "int8", "--out", str(out))
-    assert res.returncode == 1, res.stderr
-    error = res.stderr.strip().splitlines()[-1]
+    code, stdout, stderr = run_cli(["export", str(loser_run), "--format", "tflite", "--quantize", "int8",
+                                    "--out", str(out)], capsys)
+    assert code == 1, stderr
+    error = stderr.strip().splitlines()[-1]
     assert error.startswith("kerazoo: error: model_int8.tflite (int8) does not keep the Keras model's answers: "
                             "top-1 agreement ")
     assert "(threshold >= 98%); tried all int8: " in error and "preprocessing and head in float: " in error
     assert "nothing was written. Pass keep_failing=True (--keep-failing)" in error
-    assert "model_int8.tflite  int8" in res.stdout and "failed (>= 98%)" in res.stdout  # the figures, printed
+    assert "model_int8.tflite  int8" in stdout and "failed (>= 98%)" in stdout  # the figures, printed
     assert not out.exists()
 
     code, _, err = run_cli(["export", str(loser_run), "--format", "tflite", "--quantize", "int8", "--out", str(out),
-                            "--keep-failing"], capsys)  # in-process: the command ran as a process above
+                            "--keep-failing"], capsys)
     assert code == 0, err
     assert "kerazoo: warning: model_int8.tflite (int8) kept though outside its threshold" in err
     meta = json.loads((out / "loser" / "1" / "metadata.json").read_text())
