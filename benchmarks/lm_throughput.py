@@ -30,6 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import footer, options, publish  # noqa: E402
 
 
+def best_seconds(call, repeats: int) -> float:
+    """The shortest wall time of `repeats` calls of `call()`."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def train_tokens_per_second(model, *, batch_size: int, seq_len: int, steps: int, warmup: int,
                             repeats: int = 3) -> float:
     """Training tokens per second: the best of `repeats` runs of `steps` steps, after `warmup` steps."""
@@ -41,11 +51,7 @@ def train_tokens_per_second(model, *, batch_size: int, seq_len: int, steps: int,
     x = rng.integers(0, vocab, size=(batch_size * 8, seq_len + 1)).astype("int32")
     ds = tf.data.Dataset.from_tensor_slices((x[:, :-1], x[:, 1:])).batch(batch_size).repeat()
     model.fit(ds, steps_per_epoch=warmup, epochs=1, verbose=0)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
-        best = min(best, time.perf_counter() - start)
+    best = best_seconds(lambda: model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0), repeats)
     return steps * batch_size * seq_len / best
 
 
@@ -59,12 +65,7 @@ def generate_tokens_per_second(model, *, new_tokens: int, cache: bool, jit_compi
     start = time.perf_counter()
     generate(model, prompt, **settings)  # warm-up: tracing and compiling
     first = time.perf_counter() - start
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        generate(model, prompt, **settings)
-        best = min(best, time.perf_counter() - start)
-    return new_tokens / best, first
+    return new_tokens / best_seconds(lambda: generate(model, prompt, **settings), repeats), first
 
 
 def render(saved: dict) -> str:
