@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import footer, options, publish  # noqa: E402
 
 
-def run_point(path: Path, epochs: str) -> dict:
+def run_point(path: Path, epochs: str) -> tuple[dict, int]:
+    """One point's row, and the number of training windows the text makes."""
     import keras
 
     from kerazoo import build, fit, load_data
@@ -42,7 +43,8 @@ def run_point(path: Path, epochs: str) -> dict:
     history = result.history.get("val_loss", [])
     return {"epochs_asked": epochs, "epochs": result.epochs, "steps": int(model.optimizer.iterations.numpy()),
             "best_epoch": int(min(range(len(history)), key=history.__getitem__)) + 1 if history else None,
-            "bits_per_char": float(text_metrics(model, data, "test")["bits_per_char"]), "seconds": round(seconds)}
+            "bits_per_char": float(text_metrics(model, data, "test")["bits_per_char"]),
+            "seconds": round(seconds)}, len(data.arrays["train"][0])
 
 
 def render(saved: dict) -> str:
@@ -64,7 +66,6 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", default="12,auto", help="comma-separated: numbers of epochs or auto")
     args = parser.parse_args(argv)
 
-    from kerazoo import load_data
     from kerazoo.lm import pydoc_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,9 +73,9 @@ def main(argv=None) -> None:
         path.write_text(pydoc_corpus()[:args.chars])
         rows = []
         for epochs in args.epochs.split(","):
-            rows.append(run_point(path, epochs.strip()))
-            print(rows[-1], flush=True)
-        windows = len(load_data(f"text:{path}").arrays["train"][0])
+            row, windows = run_point(path, epochs.strip())
+            rows.append(row)
+            print(row, flush=True)
     publish("lm_small_text", {"chars": args.chars, "windows": windows, "rows": rows}, args, render)
 
 
