@@ -71,7 +71,7 @@ def run_seed(seed: int, *, shots=(10,), workdir: Path, cnn: dict | None = None, 
             baseline = build("cnn", few.spec, **(cnn or {}))
             fit(baseline, few, seed=seed, verbose=verbose)
         rows.append({"seed": seed, "per_class": per_class, "pretrain_test_accuracy": pre.metrics["test"]["accuracy"],
-                     "finetune": score(tuned.model), "scratch": score(baseline) if baseline else None,
+                     "finetune": score(tuned.model), "scratch": None if baseline is None else score(baseline),
                      "finetune_epochs": [p["epochs"] for p in tuned.phases],
                      "train_examples": len(train_y), "test_examples": len(test_y)})
     return rows
