@@ -210,6 +210,8 @@ def compile_model(
     """
     if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
+        raise ValueError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}")
     if (task or task_of(model)) == "causal_lm":  # language models: warm up and clip by default
         warmup = LM_WARMUP if warmup is None else warmup
         clipnorm = LM_CLIPNORM if clipnorm is None else clipnorm

@@ -52,12 +52,29 @@ def test_train_then_evaluate_end_to_end_through_a_pipe_with_no_native_noise(tmp_
     assert json.loads((again / "metrics.json").read_text())["test"] == pytest.approx(metrics["test"], rel=1e-4)
 
 
-def test_default_out_dir_is_under_runs(tmp_path, monkeypatch, capsys):
+def test_default_out_dir_is_under_runs_and_no_jit_compile_turns_xla_off(tmp_path, monkeypatch, capsys):
+    from kerazoo import load_run
+
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_cli(["train", "mlp", "--data", "wine", "--epochs", "1", "--verbose", "0"], capsys)
+    code, _, err = run_cli(["train", "mlp", "--data", "wine", "--epochs", "1", "--verbose", "0", "--no-jit-compile"],
+                           capsys)
     assert code == 0, err
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name.startswith("mlp-") and (run / "manifest.json").exists()
+    assert load_run(run).config["compile"]["jit_compile"] is False  # what compiled the training step, not "auto"
+
+
+def test_jit_compile_flags_parse_and_a_bad_config_value_is_refused(tmp_path, capsys):
+    from kerazoo.cli import make_parser
+
+    parse = make_parser().parse_args
+    assert [parse(["train", "gpt", *flag]).jit_compile for flag in ([], ["--jit-compile"], ["--no-jit-compile"])] \
+        == [None, True, False]  # None: compile_model's "auto" (on for a language model's long fit on the CPU)
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"model": "mlp", "data": {"source": "wine"}, "compile": {"jit_compile": "maybe"}}))
+    code, _, err = run_cli(["train", "--config", str(config), "--out", str(tmp_path / "bad"), "--epochs", "1"], capsys)
+    assert code == 2 and "jit_compile must be True, False or 'auto', got 'maybe'" in err
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize("args,message", [

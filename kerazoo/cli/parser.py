@@ -68,7 +68,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", help="auto, default, one_device, mirrored, multi_worker (reads TF_CONFIG) "
                    "or tpu (default auto)")
     p.add_argument("--precision", help="auto, float32, mixed_float16 or mixed_bfloat16 (default auto)")
-    p.add_argument("--jit-compile", action="store_true", help="compile the training step with XLA")
+    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the training step with XLA, or not (default auto: Keras' choice; for a language "
+                   "model's long fit on the CPU, on)")
     p.add_argument("--init", metavar="RUN_DIR", help="language models: start from this run's weights and "
                    "tokenizer and fine-tune on --data (all weights unless --lora or --freeze-blocks)")
     p.add_argument("--lora", type=int, metavar="RANK", help="with --init: train LoRA adapters of this rank only")

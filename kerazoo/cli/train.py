@@ -45,7 +45,7 @@ def cmd_train(args) -> int:
     data_cfg.pop("source", None)
     compile_cfg = {k: v for k, v in cfg.get("compile", {}).items()
                    if k in ("optimizer", "learning_rate", "schedule", "warmup", "weight_decay",
-                            "clipnorm", "label_smoothing") and v is not None}
+                            "clipnorm", "label_smoothing", "jit_compile") and v is not None}
     for flag in ("optimizer", "learning_rate", "schedule", "weight_decay", "label_smoothing"):
         if getattr(args, flag) is not None:
             compile_cfg[flag] = getattr(args, flag)
@@ -78,8 +78,8 @@ def cmd_train(args) -> int:
         raise UsageError(f"--strategy: expected one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if precision not in PRECISIONS:
         raise UsageError(f"--precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if args.jit_compile:
-        compile_cfg["jit_compile"] = True
+    if args.jit_compile is not None:
+        compile_cfg["jit_compile"] = args.jit_compile
     chief = is_chief()  # a non-chief worker writes nothing; the chief writes the run
     owning = runlock.claim(Path(args.out) if args.resume else runlock.run_path(name, args.out),
                            fresh=not args.resume) if chief else contextlib.nullcontext()
