@@ -48,7 +48,7 @@ _OLD = {**_BYTES, "args": _4X128, "batch_size": 16, "compile": _WD}
 _6X128 = {"num_layers": 6, "mlp_ratio": 2.0}
 
 #: The points: the gpt builder's arguments, the window, the tokenizer, the learning rate; optionally
-#: "batch_size" and "compile" (more `compile_model` settings).
+#: "batch_size", "compile" (more `compile_model` settings) and "beta_2" (AdamW's, instead of Keras' 0.999).
 POINTS = {
     "gpt": _OLD,
     "gpt-b32": {**_OLD, "batch_size": 32},
@@ -59,6 +59,14 @@ POINTS = {
                           "compile": _WD},
     "gpt-b4-ctx256-6x128-mlp2": {**_BYTES, "args": _6X128, "seq_len": 256, "batch_size": 4, "compile": _WD},
     "gpt-b8-6x128-mlp2-wd0.1": {**_BYTES, "args": _6X128, "batch_size": 8, "compile": {"weight_decay": 0.1}},
+    "gpt-b8-6x128-mlp2-wd0.1-drop0.1": {**_BYTES, "args": {**_6X128, "dropout": 0.1}, "batch_size": 8,
+                                        "compile": {"weight_decay": 0.1}},
+    "gpt-b8-6x128-mlp2-wd0.1-drop0.2": {**_BYTES, "args": {**_6X128, "dropout": 0.2}, "batch_size": 8,
+                                        "compile": {"weight_decay": 0.1}},
+    "gpt-b8-6x128-mlp2-wd0.1-b2-0.99": {**_BYTES, "args": _6X128, "batch_size": 8, "compile": {"weight_decay": 0.1},
+                                        "beta_2": 0.99},
+    "gpt-b8-6x128-mlp2-wd0.1-b2-0.95": {**_BYTES, "args": _6X128, "batch_size": 8, "compile": {"weight_decay": 0.1},
+                                        "beta_2": 0.95},
     "gpt-b8-6x128-mlp2-lr3e-3": {**_BYTES, "args": _6X128, "batch_size": 8, "learning_rate": 3e-3,
                                  "compile": _WD},
     "gpt-no-xla": {**_OLD, "compile": {**_WD, "jit_compile": False}},
@@ -80,6 +88,9 @@ def run_point(name: str, point: dict, epochs: int, *, seed: int = 0, stride: int
     from kerazoo import build, fit, load_data
     from kerazoo.lm import text_metrics
 
+    if "beta_2" in point:  # AdamW's second-moment decay (Keras' default 0.999), for this process's optimizers
+        adamw, init = keras.optimizers.AdamW, keras.optimizers.AdamW.__init__
+        adamw.__init__ = lambda self, *args, beta_2=point["beta_2"], **kwargs: init(self, *args, beta_2=beta_2, **kwargs)
     data = load_data("text:pydoc", seq_len=point["seq_len"], tokenizer=point["tokenizer"], seed=seed,
                      batch_size=point.get("batch_size"))
     keras.utils.set_random_seed(seed)
