@@ -27,6 +27,7 @@ Saves benchmarks/results/lm_sweep.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -88,15 +89,13 @@ def run_point(name: str, point: dict, epochs: int, *, seed: int = 0, stride: int
     from kerazoo import build, fit, load_data
     from kerazoo.lm import text_metrics
 
-    if "beta_2" in point:  # AdamW's second-moment decay (Keras' default 0.999), for this process's optimizers
-        adamw, init = keras.optimizers.AdamW, keras.optimizers.AdamW.__init__
-        adamw.__init__ = lambda self, *args, beta_2=point["beta_2"], **kwargs: init(self, *args, beta_2=beta_2, **kwargs)
     data = load_data("text:pydoc", seq_len=point["seq_len"], tokenizer=point["tokenizer"], seed=seed,
                      batch_size=point.get("batch_size"))
     keras.utils.set_random_seed(seed)
-    model = build(point["model"], data.spec, **point["args"],
-                  compile={"learning_rate": point["learning_rate"], **point.get("compile", {})})
-    result = fit(model, data, epochs=epochs, verbose=0, callbacks="none", seed=seed)
+    with _adamw_beta_2(point.get("beta_2")):  # fit compiles the model again, for its schedule's length
+        model = build(point["model"], data.spec, **point["args"],
+                      compile={"learning_rate": point["learning_rate"], **point.get("compile", {})})
+        result = fit(model, data, epochs=epochs, verbose=0, callbacks="none", seed=seed)
     held_out = text_metrics(model, data, "test")
     steps = int(data.train.cardinality()) * epochs
     row = {"point": name, "epochs": epochs, "steps": steps, "parameters": int(model.count_params()),
@@ -108,6 +107,20 @@ def run_point(name: str, point: dict, epochs: int, *, seed: int = 0, stride: int
         row["stride"] = stride
         row["bits_per_char_stride"] = text_metrics(model, data, "test", stride=stride)["bits_per_char"]
     return row
+
+
+@contextlib.contextmanager
+def _adamw_beta_2(value: float | None):
+    """AdamW made with this second-moment decay (Keras' default 0.999) inside the block; None: untouched."""
+    import keras
+
+    adamw, init = keras.optimizers.AdamW, keras.optimizers.AdamW.__init__
+    if value is not None:
+        adamw.__init__ = lambda self, *args, beta_2=value, **kwargs: init(self, *args, beta_2=beta_2, **kwargs)
+    try:
+        yield
+    finally:
+        adamw.__init__ = init
 
 
 def run_apart(name: str, epochs: int, *, seed: int, stride: int | None, threads: int) -> dict:
