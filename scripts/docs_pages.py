@@ -200,8 +200,9 @@ def _command_section(title: str, prog: str, parser: argparse.ArgumentParser, sum
     actions = _arguments(parser)
     lines = [f"### `{title}`", "", summary, "", "```text", _synopsis(prog, actions), "```", "",
              "| argument | what it does |", "| --- | --- |"]
-    for action in actions:
-        lines.append(f"| `{_invocation(action)}` | {_help(action, prog)} |")
+    for action in actions:  # each spelling of an option in its own code span: `--jit-compile`, `--no-jit-compile`
+        spellings = [f"`{flag}`" for flag in action.option_strings[:-1]] + [f"`{_invocation(action).split(', ')[-1]}`"]
+        lines.append(f"| {', '.join(spellings)} | {_help(action, prog)} |")
     return lines + [""]
 
 
