@@ -168,6 +168,15 @@ def _invocation(action: argparse.Action) -> str:
     return " ".join(filter(None, [", ".join(action.option_strings), metavar]))
 
 
+def _spellings(action: argparse.Action) -> str:
+    """The table's cell: each spelling of an option in its own code span (`--jit-compile`, `--no-jit-compile`),
+    the last with its metavar."""
+    if not action.option_strings:
+        return f"`{_invocation(action)}`"
+    last = " ".join(filter(None, [action.option_strings[-1], _metavar(action)]))
+    return ", ".join(f"`{flag}`" for flag in [*action.option_strings[:-1], last])
+
+
 def _synopsis(prog: str, actions: list[argparse.Action], width: int = 96) -> str:
     words = [_invocation(a) if not a.option_strings or a.required else f"[{_invocation(a)}]"
              for a in actions]
@@ -200,9 +209,8 @@ def _command_section(title: str, prog: str, parser: argparse.ArgumentParser, sum
     actions = _arguments(parser)
     lines = [f"### `{title}`", "", summary, "", "```text", _synopsis(prog, actions), "```", "",
              "| argument | what it does |", "| --- | --- |"]
-    for action in actions:  # each spelling of an option in its own code span: `--jit-compile`, `--no-jit-compile`
-        spellings = [f"`{flag}`" for flag in action.option_strings[:-1]] + [f"`{_invocation(action).split(', ')[-1]}`"]
-        lines.append(f"| {', '.join(spellings)} | {_help(action, prog)} |")
+    for action in actions:
+        lines.append(f"| {_spellings(action)} | {_help(action, prog)} |")
     return lines + [""]
 
 
