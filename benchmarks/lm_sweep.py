@@ -47,6 +47,7 @@ _WD = {"weight_decay": 1e-4}  # compile_model's default (the gpt's own is 0.1 si
 _OLD = {**_BYTES, "args": _4X128, "batch_size": 16, "compile": _WD}
 #: The default `gpt` since: 6 blocks x 128, a 2x feed-forward (at 8 windows a step, weight decay 0.1).
 _6X128 = {"num_layers": 6, "mlp_ratio": 2.0}
+_DEFAULT = {**_BYTES, "args": _6X128, "batch_size": 8, "compile": {"weight_decay": 0.1}}
 
 #: The points: the gpt builder's arguments, the window, the tokenizer, the learning rate; optionally
 #: "batch_size", "compile" (more `compile_model` settings) and "beta_2" (AdamW's, instead of Keras' 0.999).
@@ -68,6 +69,9 @@ POINTS = {
                                         "beta_2": 0.99},
     "gpt-b8-6x128-mlp2-wd0.1-b2-0.95": {**_BYTES, "args": _6X128, "batch_size": 8, "compile": {"weight_decay": 0.1},
                                         "beta_2": 0.95},
+    "gpt-b8-6x128-mlp2-wd0.1-sp512": {**_DEFAULT, "tokenizer": "sentencepiece:512"},
+    "gpt-b8-6x128-mlp2-wd0.1-sp1024": {**_DEFAULT, "tokenizer": "sentencepiece:1024"},
+    "gpt-b8-6x128-mlp2-wd0.1-sp2000": {**_DEFAULT, "tokenizer": "sentencepiece:2000"},
     "gpt-b8-6x128-mlp2-lr3e-3": {**_BYTES, "args": _6X128, "batch_size": 8, "learning_rate": 3e-3,
                                  "compile": _WD},
     "gpt-no-xla": {**_OLD, "compile": {**_WD, "jit_compile": False}},
@@ -103,6 +107,9 @@ def run_point(name: str, point: dict, epochs: int, *, seed: int = 0, stride: int
            "seq_len": point["seq_len"], "tokenizer": point["tokenizer"], "seconds": result.seconds,
            "bits_per_char": held_out["bits_per_char"],
            "validation_bits_per_char": min(result.history.get("val_bits_per_char", [float("nan")]))}
+    curve = result.history.get("val_bits_per_char")
+    if curve:  # the last epoch's model is the one scored; an earlier best means it overfit
+        row["best_epoch"] = 1 + min(range(len(curve)), key=curve.__getitem__)
     if stride:
         row["stride"] = stride
         row["bits_per_char_stride"] = text_metrics(model, data, "test", stride=stride)["bits_per_char"]
