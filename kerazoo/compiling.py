@@ -15,7 +15,7 @@ from kerazoo import objectives
 from kerazoo.compat import flatten_layers
 from kerazoo.modelinfo import model_info, record_info
 
-__all__ = ["compile_model", "build_training_state", "lm_jit_compile", "default_loss_and_metrics", "task_of", "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["compile_model", "build_training_state", "lm_jit_compile", "check_jit_compile", "default_loss_and_metrics", "task_of", "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("cosine", "linear", "constant")
@@ -53,6 +53,28 @@ def _text_units(model) -> dict:
     return {"bytes_per_token": float(spec.get("bytes_per_token") or 1.0),
             "chars_per_token": float(spec.get("chars_per_token") or spec.get("bytes_per_token") or 1.0),
             "chars_per_id": spec.get("chars_per_id")}
+
+
+def check_jit_compile(value: Any) -> bool | str:
+    """`value` itself, if it is a `jit_compile` setting: True, False or "auto".
+
+    `compile_model` and `kerazoo.generate` both check theirs here, so 1, 0 or a
+    typo such as "yes" (which Keras would read as True) fails with one message.
+
+    Raises:
+        ValueError: anything else.
+
+    Example:
+    >>> check_jit_compile("auto"), check_jit_compile(False)
+    ('auto', False)
+    >>> check_jit_compile(1)
+    Traceback (most recent call last):
+    ...
+    ValueError: jit_compile must be True, False or 'auto', got 1
+    """
+    if not (isinstance(value, bool) or (isinstance(value, str) and value == "auto")):
+        raise ValueError(f"jit_compile must be True, False or 'auto', got {value!r}")
+    return value
 
 
 def lm_jit_compile(model, steps: int | None = None) -> bool | str:
@@ -210,8 +232,7 @@ def compile_model(
     """
     if not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
-    if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
-        raise ValueError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}")
+    check_jit_compile(jit_compile)
     if (task or task_of(model)) == "causal_lm":  # language models: warm up and clip by default
         warmup = LM_WARMUP if warmup is None else warmup
         clipnorm = LM_CLIPNORM if clipnorm is None else clipnorm

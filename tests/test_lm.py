@@ -319,8 +319,9 @@ def test_bad_generation_settings_fail_clearly(run_dir):
         generate(model, "x", sampler="beam")
     with pytest.raises(ValueError, match=r"slide must be an int in \[1, 255\] \(the context holds 256 tokens\), got 0"):
         generate(model, "x", slide=0)
-    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto', got 'yes'"):
-        generate(model, "x", jit_compile="yes")
+    for bad in ("yes", 1, 0):  # 1 == True in Python: generate's own check once let 1 and 0 through
+        with pytest.raises(ValueError, match=f"jit_compile must be True, False or 'auto', got {bad!r}"):
+            generate(model, "x", jit_compile=bad)
 
 
 def test_generate_command_prints_the_continuation(run_dir, capsys):

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from kerazoo.compiling import check_jit_compile
 from kerazoo.lm.decoding import SAMPLERS
 
 __all__ = ["generate", "SAMPLERS", "CHUNK", "STREAM_CHUNK", "XLA_FROM", "check_sampler", "window_length", "resolve_model_and_tokenizer"]
@@ -206,8 +207,7 @@ def generate(
         buffer[row, :len(i)] = i
         kept[row, :len(i)] = True
     kept[:, :shortest] = False  # positions before the first drawn one are never looked at again
-    if jit_compile not in (True, False, "auto"):
-        raise ValueError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}")
+    check_jit_compile(jit_compile)
     xla = batch * max_new_tokens >= XLA_FROM if jit_compile == "auto" else jit_compile
     run = decoder(model, cache=cache, sampler=sampler, k=k, slide=slide, chunk=CHUNK, jit_compile=xla)
     kv = empty_cache(model, batch, width) if cache else np.zeros((1,), "float32")
