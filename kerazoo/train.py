@@ -375,6 +375,7 @@ def fit(
         ds = getattr(data, split)
         if ds is not None:
             metrics[split] = evaluate(model, ds)
+    _warn_if_no_better_than_baseline(model, data, metrics, requested=requested, steps=steps, epochs=epochs)
     metrics["epochs"] = epochs_run
     metrics["train_seconds"] = round(seconds, 3)
     if resumed:
@@ -435,6 +436,26 @@ def _warn_if_inference_lags(model, data, history: dict, callbacks: list) -> None
     warning = diagnostics.inference_gap(model, x, y, history["accuracy"][epoch])
     if warning:
         log.warning("kerazoo: warning: %s", warning)
+
+
+def _warn_if_no_better_than_baseline(model, data, metrics: dict, *, requested, steps: int, epochs: int) -> None:
+    """Warn when the held-out score is no better than a rule that ignores the inputs, and say what to try."""
+    from kerazoo import diagnostics
+
+    split = "test" if "test" in metrics else "validation"
+    if split not in metrics or not data.arrays or "train" not in data.arrays or split not in data.arrays:
+        return
+    warning = diagnostics.no_better_than_baseline(data.spec.task, metrics[split], data.arrays["train"][1],
+                                                  data.arrays[split][1], split=split)
+    if not warning:
+        return
+    auto = budget.resolve_epochs("auto", steps if steps > 0 else None, training=_registered_training(model))[0]
+    if requested != "auto" and 0 < steps and epochs < auto:
+        warning += (f"; it trained {steps * epochs:,} optimizer steps ({epochs} epochs of {steps}), fewer than the "
+                    f"{steps * auto:,} that epochs='auto' trains here")
+    else:
+        warning += "; check that each label belongs to its input"
+    log.warning("kerazoo: warning: %s", warning)
 
 
 def evaluate(model, data, *, split: str = "test") -> dict[str, float]:

@@ -122,6 +122,21 @@ def test_auto_epochs_give_fifty_examples_enough_steps_and_no_early_stopping_on_f
     assert result.metrics["test"]["accuracy"] >= 0.6, result.metrics  # chance is 0.1
     messages = " ".join(r.getMessage() for r in kerazoo_log.records)
     assert "150 epochs of 2 steps" in messages and "too few to steer" in messages
+    assert "no better than" not in messages  # it learned: no baseline warning
+
+
+def test_a_model_that_learned_nothing_says_so_and_names_its_short_budget(kerazoo_log):
+    """Inputs that say nothing of their labels (70% of them class 0): the held-out score is the majority rule's."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(400, 8)).astype("float32"), rng.choice(3, size=400, p=[0.7, 0.2, 0.1])
+    keras.utils.set_random_seed(0)
+    data = load_data((x, y), seed=0)
+    fit(build("mlp", data.spec, width=16), data, epochs=2, seed=0, verbose=0)
+    warnings = [r.getMessage() for r in kerazoo_log.records if r.levelno == logging.WARNING]
+    assert any("on the test split, no better than" in w and "most common class" in w
+               and "2 epochs of" in w and "that epochs='auto' trains here" in w for w in warnings), warnings
 
 
 def test_few_shot_transfer_with_every_finetune_default_reaches_85_percent(tmp_path):
