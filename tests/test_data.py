@@ -109,6 +109,22 @@ def test_arrays_with_explicit_validation_and_test_data():
     np.testing.assert_allclose(data.spec.mean, x.mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
+def test_one_hot_labels_are_read_as_class_ids_unless_multilabel_is_asked_for():
+    """`keras.utils.to_categorical` labels: multiclass with the same splits as ids, not 3 independent labels."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(120, 4)).astype("float32"), np.arange(120) % 3
+    ids, one_hot = load_data((x, y), seed=0), load_data((x, np.eye(4)[y]), seed=0)  # a 4th class never occurs
+    assert (one_hot.spec.task, one_hot.spec.num_classes) == ("multiclass", 4)
+    for split in ("train", "validation", "test"):
+        assert (one_hot.arrays[split][1] == ids.arrays[split][1]).all()
+    assert load_data((x, np.eye(2)[y % 2])).spec.task == "binary"
+    assert load_data((x, np.eye(3)[y]), task="multilabel").spec.task == "multilabel"
+    given = load_data((x[:90], np.eye(3)[y[:90]]), test_data=(x[90:], np.eye(3)[y[90:]]))
+    assert (given.arrays["test"][1] == y[90:]).all()
+    with pytest.raises(ValueError, match=r"\(test\): the training labels are one-hot rows and these are not"):
+        load_data((x[:90], np.eye(3)[y[:90]]), test_data=(x[90:], np.ones((30, 3))))
+
+
 def test_arrays_infer_images_and_regression():
     images = np.random.default_rng(0).integers(0, 256, size=(20, 6, 6), dtype=np.uint8)
     data = load_data((images, np.arange(20) % 4), test_split=0.0)

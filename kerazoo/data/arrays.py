@@ -16,7 +16,7 @@ import numpy as np
 from kerazoo.spec import DataSpec
 from kerazoo.tasks import get_task
 
-__all__ = ["Data", "from_arrays", "check_arrays", "check_value_range", "infer_value_range", "infer_task",
+__all__ = ["Data", "from_arrays", "check_arrays", "check_value_range", "infer_value_range", "infer_task", "one_hot_ids",
            "infer_kind", "split_arrays", "make_pipeline"]
 
 log = logging.getLogger("kerazoo")
@@ -129,6 +129,18 @@ def infer_value_range(x: np.ndarray) -> tuple:
     return tuple(int(v) if float(v).is_integer() else float(v) for v in (low, high))
 
 
+def one_hot_ids(y: np.ndarray) -> np.ndarray | None:
+    """The class ids of one-hot labels (rows of 0s with a single 1, as `keras.utils.to_categorical` makes), else None.
+
+    Example:
+    >>> one_hot_ids(np.eye(3)[[2, 0, 1]]), one_hot_ids(np.array([[1, 1, 0], [0, 1, 0]])), one_hot_ids(np.array([0, 2]))
+    (array([2, 0, 1]), None, None)
+    """
+    if y.ndim != 2 or y.shape[1] < 2 or not len(y) or not np.isin(y, (0, 1)).all() or not (y.sum(1) == 1).all():
+        return None
+    return y.argmax(1)
+
+
 def infer_task(y: np.ndarray) -> str:
     """The task that targets `y` suggest.
 
@@ -236,6 +248,15 @@ def from_arrays(
         raise ValueError(f"{name}: inputs need a batch dimension and at least one feature; got shape {x.shape}")
     if len(x) == 0:
         raise ValueError(f"{name} (data): no examples; the data is empty")
+    ids = one_hot_ids(y) if task in (None, "multiclass", "binary") else None
+    if ids is not None:  # keras.utils.to_categorical's labels: one class an example
+        log.info("kerazoo: %s: the labels are one-hot rows: read as class ids 0-%d (pass task='multilabel' "
+                 "for independent labels)", name, y.shape[1] - 1)
+        task = task or ("binary" if y.shape[1] == 2 else "multiclass")
+        if task == "multiclass":
+            spec_fields.setdefault("num_classes", y.shape[1])
+        y = ids
+    one_hot = ids is not None
     task = task or infer_task(y)
     kind = kind or infer_kind(x)
     if kind == "image" and x.ndim == 3:
@@ -263,14 +284,14 @@ def from_arrays(
     rest_x, rest_y = x, y
     test = None
     if test_data is not None:
-        test = tuple(np.asarray(a) for a in test_data)
+        test = _as_ids(tuple(np.asarray(a) for a in test_data), one_hot, name=name, split="test")
     elif test_split:
         rest_x, test_x, rest_y, test_y = split_arrays(x, y, test_split, seed=seed, stratify=stratify,
                                                 name=name, split="test")
         test = (test_x, test_y)
     val = None
     if validation_data is not None:
-        val = tuple(np.asarray(a) for a in validation_data)
+        val = _as_ids(tuple(np.asarray(a) for a in validation_data), one_hot, name=name, split="validation")
     elif validation_split:
         rest_x, val_x, rest_y, val_y = split_arrays(rest_x, rest_y, validation_split, seed=seed,
                                               stratify=stratify, name=name, split="validation")
@@ -295,6 +316,18 @@ def from_arrays(
              for split, (sx, sy) in arrays.items()}
     return Data(train=pipes["train"], validation=pipes.get("validation"), test=pipes.get("test"),
                 spec=spec, source=source, options=options, arrays=arrays)
+
+
+def _as_ids(pair: tuple, one_hot: bool, *, name: str, split: str) -> tuple:
+    """An explicit split's `(x, y)`, its labels made class ids when the training labels came one-hot."""
+    x, y = pair
+    if not one_hot or y.ndim == 1:
+        return x, y
+    ids = one_hot_ids(y)
+    if ids is None:
+        raise ValueError(f"{name} ({split}): the training labels are one-hot rows and these are not "
+                         f"(shape {y.shape}); give every split its labels the same way")
+    return x, ids
 
 
 def _labels(y: np.ndarray, task: str) -> np.ndarray:
