@@ -6,6 +6,7 @@ download failure through a mocked `download_and_prepare`.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import subprocess
@@ -123,6 +124,19 @@ def test_one_hot_labels_are_read_as_class_ids_unless_multilabel_is_asked_for():
     assert (given.arrays["test"][1] == y[90:]).all()
     with pytest.raises(ValueError, match=r"\(test\): the training labels are one-hot rows and these are not"):
         load_data((x[:90], np.eye(3)[y[:90]]), test_data=(x[90:], np.ones((30, 3))))
+
+
+def test_class_ids_that_skip_some_are_named_in_a_warning(caplog):
+    """Ratings 1-5 read as ids make 6 classes, class 0 never seen: a silent dead output before."""
+    caplog.set_level(logging.WARNING, logger="kerazoo")
+    x = np.random.default_rng(0).normal(size=(100, 2)).astype("float32")
+    assert load_data((x, np.arange(100) % 5 + 1)).spec.num_classes == 6
+    assert "class ids 0-5, and class 0 never occurs: the model keeps an output for each" in caplog.text
+    caplog.clear()
+    load_data((x, np.arange(100) % 3))
+    assert "never occur" not in caplog.text
+    load_data((x, np.arange(100) % 3 * 4))  # 0, 4, 8
+    assert "class ids 0-8, and classes 1, 2, 3, 5, 6 and 1 more never occur" in caplog.text
 
 
 def test_arrays_infer_images_and_regression():

@@ -275,6 +275,7 @@ def from_arrays(
             check_arrays(x, y, name=name, task=task)
             raise ValueError(f"{name} (data): {task} labels must be class ids 0, 1, 2, ...; "
                              f"found {labels.min().item()!r}")
+        _warn_of_unseen_classes(labels, num_classes, name=name)
     if task == "multilabel":
         num_classes = y.shape[1]
     if task == "regression":
@@ -316,6 +317,18 @@ def from_arrays(
              for split, (sx, sy) in arrays.items()}
     return Data(train=pipes["train"], validation=pipes.get("validation"), test=pipes.get("test"),
                 spec=spec, source=source, options=options, arrays=arrays)
+
+
+def _warn_of_unseen_classes(labels: np.ndarray, num_classes: int, *, name: str) -> None:
+    """Warn when class ids inferred from the labels skip some: each skipped id is an output never trained."""
+    unseen = np.setdiff1d(np.arange(num_classes), labels)
+    if not len(unseen):
+        return
+    which = ", ".join(str(i) for i in unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
+    log.warning("kerazoo: warning: %s: the labels are read as class ids 0-%d, and %s never occur%s: the model "
+                "keeps an output for each, which training never sees; number the classes from 0 without gaps "
+                "(ratings 1-5: y - 1)", name, num_classes - 1, "class " + which if len(unseen) == 1 else
+                "classes " + which, "s" if len(unseen) == 1 else "")
 
 
 def _as_ids(pair: tuple, one_hot: bool, *, name: str, split: str) -> tuple:
