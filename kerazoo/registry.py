@@ -280,6 +280,8 @@ def fit_problem(name: str, spec: DataSpec) -> str | None:
     True
     >>> fit_problem("cnn", DataSpec((4,), num_classes=3, kind="tabular", name="iris"))
     "model 'cnn' takes image inputs, but the data 'iris' has tabular inputs of shape (4,); models that take tabular inputs: mlp, transformer"
+    >>> fit_problem("cnn", DataSpec((8, 8), num_classes=10, kind="sequence", name="arrays")).split("; ")[-1]
+    "if they are grayscale images, load them with load_data((x, y), kind='image')"
     """
     entry = get_entry(name)
     if spec.task not in entry.tasks:
@@ -290,7 +292,9 @@ def fit_problem(name: str, spec: DataSpec) -> str | None:
         others = list_models(inputs=spec.kind, task=spec.task)
         return (f"model {entry.name!r} takes {'/'.join(entry.inputs)} inputs, but the data "
                 f"{spec.name!r} has {spec.kind} inputs of shape {spec.input_shape}; models that "
-                f"take {spec.kind} inputs: {', '.join(others) or 'none'}")
+                f"take {spec.kind} inputs: {', '.join(others) or 'none'}"
+                + ("; if they are grayscale images, load them with load_data((x, y), kind='image')"
+                   if "image" in entry.inputs and spec.kind == "sequence" and len(spec.input_shape) == 2 else ""))
     return None
 
 
