@@ -311,13 +311,11 @@ def test_generation_past_the_context_equals_recomputing_from_the_last_context_to
 
 def test_bad_generation_settings_fail_clearly(run_dir):
     model = load_run(run_dir).model
-    with pytest.raises(ValueError, match="the prompt is 300 tokens, longer than the model's context of 256"):
-        generate(model, "x" * 300)
     with pytest.raises(ValueError, match="the prompt is empty"):
         generate(model, "")
     with pytest.raises(ValueError, match="sampler must be one of"):
         generate(model, "x", sampler="beam")
-    with pytest.raises(ValueError, match=r"slide must be an int in \[1, 255\] \(the context holds 256 tokens\), got 0"):
+    with pytest.raises(ValueError, match=r"slide must be an int in \[1, 31\] \(the context holds 32 tokens\), got 0"):
         generate(model, "x", slide=0)
     for bad in ("yes", 1, 0):  # 1 == True in Python: generate's own check once let 1 and 0 through
         with pytest.raises(ValueError, match=f"jit_compile must be True, False or 'auto', got {bad!r}"):
@@ -342,13 +340,16 @@ def test_generate_command_writes_2000_tokens_past_the_context(run_dir, capsys):
     assert len(out.encode()) >= 2000  # 2000 bytes, a page (a byte the model leaves incomplete prints as U+FFFD)
 
 
-def test_generate_with_a_prompt_beyond_the_context_prints_no_prompt(run_dir, capsys):
+def test_the_context_is_the_trained_window_and_a_longer_prompt_is_read_from_its_end(run_dir, capsys):
+    """Trained on windows of 32 bytes, the model reads 32 of its 256 positions: the rest were never trained."""
     from kerazoo.cli import main
+    from kerazoo.lm.model import context_length
 
-    assert main(["generate", str(run_dir), "--prompt", "x" * 300]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""  # not the prompt, then an error
-    assert "the prompt is 300 tokens, longer than the model's context of 256 tokens" in captured.err
+    model = load_run(run_dir).model
+    assert context_length(model) == 32 and int(model.get_layer("position_embedding").sequence_length) == 256
+    prompt = "x" * 300 + "The "
+    assert main(["generate", str(run_dir), "--prompt", prompt, "--max-new-tokens", "12"]) == 0
+    assert capsys.readouterr().out == f"{prompt}{generate(model, prompt[-32:], max_new_tokens=12)}\n"
 
 
 def test_finetune_on_a_language_model_run_points_to_train_init(run_dir, capsys, tmp_path):

@@ -4,7 +4,7 @@
 `kerazoo generate RUN --max-new-tokens -1` fails in a fraction of a second with
 `--max-new-tokens: expected a positive int, got -1`, not after TensorFlow's
 start-up with a Python parameter's name. What needs the data or the model (a
-prompt longer than the model's context) is checked where they are known.
+`--slide` beyond the model's context) is checked where they are known.
 """
 
 from __future__ import annotations

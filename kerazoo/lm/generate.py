@@ -123,7 +123,9 @@ def generate(
     """Continue a prompt with a trained language model, for any number of tokens.
 
     The whole sampling loop runs compiled (`kerazoo.lm.decoding`), in chunks of
-    `CHUNK` tokens (`STREAM_CHUNK` when streaming). Beyond the model's context
+    `CHUNK` tokens (`STREAM_CHUNK` when streaming). The context is the window
+    the model was trained on (`kerazoo.lm.model.context_length`); of a longer
+    prompt the model reads the last `context` tokens. Beyond the context
     the window slides: when it is full, its oldest `slide` tokens leave and
     the cache is recomputed from the rest, so every new token is predicted
     from the last `context - slide + 1` to `context` tokens (with `slide=1`,
@@ -159,8 +161,8 @@ def generate(
         list of prompts.
 
     Raises:
-        ValueError: an empty prompt, a prompt longer than the model's context,
-            a bad `max_new_tokens`, `slide`, `jit_compile` or sampler setting.
+        ValueError: an empty prompt, a bad `max_new_tokens`, `slide`,
+            `jit_compile` or sampler setting.
 
     Example:
     >>> from kerazoo import build
@@ -168,11 +170,9 @@ def generate(
     >>> a = generate(model, "def ", max_new_tokens=8, sampler="top_k", seed=1)
     >>> a == generate(model, "def ", max_new_tokens=8, sampler="top_k", seed=1)
     True
-    >>> page = generate(model, "def ", max_new_tokens=300, slide=64)  # past the 256-token context
-    >>> generate(model, "x" * 300, max_new_tokens=1)
-    Traceback (most recent call last):
-    ...
-    ValueError: the prompt is 300 tokens, longer than the model's context of 256 tokens; shorten it
+    >>> page = generate(model, "def ", max_new_tokens=300, slide=64)  # past the 128-token context
+    >>> generate(model, "x" * 300 + "def ", max_new_tokens=8) == generate(model, "x" * 124 + "def ", max_new_tokens=8)
+    True
     """
     from kerazoo.lm.decoding import decoder
     from kerazoo.lm.model import context_length, empty_cache
@@ -190,10 +190,8 @@ def generate(
     if any(len(i) == 0 for i in ids):
         raise ValueError("the prompt is empty; give at least one character to continue")
     context = context_length(model)
+    ids = [i[-context:] for i in ids]  # the model reads at most the last `context` tokens of a prompt
     longest, shortest = max(len(i) for i in ids), min(len(i) for i in ids)
-    if longest > context:
-        raise ValueError(f"the prompt is {longest} tokens, longer than the model's context of {context} "
-                         f"tokens; shorten it")
     total = longest + max_new_tokens
     width = window_length(total, context)
     slide = context // 8 if slide is None else slide

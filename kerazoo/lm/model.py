@@ -85,8 +85,9 @@ def gpt(
         mlp_ratio: the feed-forward width as a multiple of `dim`. Defaults to 2.0
             (the named sizes: 4.0).
         dropout: dropout on the embeddings and inside the blocks. Defaults to 0.
-        max_length: the context: the most tokens the model reads at once.
-            Defaults to 512.
+        max_length: the positions the model holds: the longest window it can
+            train on and read (generation reads the windows it was built for,
+            `context_length`). Defaults to 512.
         tie_embeddings: the head is the transposed token embedding. Defaults to True.
 
     Raises:
@@ -151,14 +152,26 @@ def gpt_layers(model) -> dict:
 
 
 def context_length(model) -> int:
-    """The most tokens the model reads at once (its position embedding's length).
+    """The most tokens the model reads at once: the windows it was built for, within its positions.
+
+    A `gpt` holds `max_length` learned positions, but training windows of
+    `seq_len` tokens train only the first `seq_len` of them; the rest keep
+    their initial values, and a model reading past them writes noise. So the
+    context is the window of the data the model was built for (recorded with
+    it, and in its run), or all its positions when that length is not fixed.
 
     Example:
-    >>> from kerazoo import build
-    >>> context_length(build("gpt-nano", compile=False))
+    >>> from kerazoo import DataSpec, build
+    >>> context_length(build("gpt-nano", compile=False))  # 256 positions, built for windows of 128
+    128
+    >>> context_length(build("gpt-nano", DataSpec((None,), task="causal_lm", kind="tokens", vocab_size=256)))
     256
     """
-    return int(gpt_layers(model)["positions"].sequence_length)
+    from kerazoo.modelinfo import model_info
+
+    positions = int(gpt_layers(model)["positions"].sequence_length)
+    window = ((model_info(model).get("spec") or {}).get("input_shape") or [None])[0]
+    return min(positions, int(window)) if window else positions
 
 
 def empty_cache(model, batch_size: int, length: int) -> tuple:
