@@ -364,6 +364,17 @@ def test_finetune_on_a_language_model_run_points_to_train_init(run_dir, capsys, 
 # -- fine-tuning -----------------------------------------------------------------------------------
 
 
+def test_finetuning_on_longer_windows_reads_them_at_once_and_after_a_reload(run_dir, corpus_files, tmp_path):
+    """Base run: windows of 32; fine-tuned on 64, the model's context is 64 in memory as in its run."""
+    from kerazoo.lm import finetune_lm
+    from kerazoo.lm.model import context_length
+
+    data = load_data(f"text:{corpus_files / 'new.txt'}", seq_len=64, tokenizer=str(run_dir))
+    result = finetune_lm(run_dir, data, method="full", epochs=1, verbose=0, run_dir=tmp_path / "ft",
+                         callbacks="none")
+    assert context_length(result.model) == 64 == context_length(load_run(tmp_path / "ft").model)
+
+
 def test_lora_trains_only_the_adapters_and_leaves_base_weights_bit_identical(run_dir, corpus_files, tmp_path):
     from kerazoo.lm import finetune_lm
 

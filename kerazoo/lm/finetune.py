@@ -86,6 +86,7 @@ def finetune_lm(
     from kerazoo.compiling import compile_model
     from kerazoo.data import Data, load_data
     from kerazoo.lm.lora import METHODS, prepare_finetune, save_adapter
+    from kerazoo.modelinfo import record_info
     from kerazoo.runs import Run, finish_run, load_run
     from kerazoo.train import fit
 
@@ -100,6 +101,7 @@ def finetune_lm(
     if not isinstance(data, Data):
         data = load_data(data, tokenizer=str(run.path), seq_len=run.spec.input_shape[0])
     model = run.model
+    record_info(model, spec=data.spec.to_dict())  # its context is the new windows (`context_length`), as on reload
     counts = prepare_finetune(model, method, rank=rank, alpha=alpha, embedding=embedding,
                               freeze_blocks=freeze_blocks)
     lr = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate
