@@ -180,6 +180,7 @@ def generate(
     if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
     check_sampler(sampler, temperature=temperature, k=k, p=p)
+    check_jit_compile(jit_compile)
     model, tokenizer = resolve_model_and_tokenizer(model_or_run, tokenizer)
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if not prompts or not all(isinstance(t, str) for t in prompts):
@@ -205,7 +206,6 @@ def generate(
         buffer[row, :len(i)] = i
         kept[row, :len(i)] = True
     kept[:, :shortest] = False  # positions before the first drawn one are never looked at again
-    check_jit_compile(jit_compile)
     xla = batch * max_new_tokens >= XLA_FROM if jit_compile == "auto" else jit_compile
     run = decoder(model, cache=cache, sampler=sampler, k=k, slide=slide, chunk=CHUNK, jit_compile=xla)
     kv = empty_cache(model, batch, width) if cache else np.zeros((1,), "float32")
