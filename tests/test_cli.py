@@ -157,6 +157,20 @@ def test_label_chooses_the_csv_column_and_flags_are_never_abbreviated(tmp_path, 
     assert main(["evaluate", run, "--no-report"]) == 0  # the run's own column again
 
 
+def test_task_makes_whole_number_targets_classes_and_is_recorded_for_resume(tmp_path, capsys):
+    """Counts 0-39 over 60 rows read as a regression target; `--task multiclass` makes them 40 classes."""
+    rows = "".join(f"{i % 7},{i % 40}\n" for i in range(60))
+    (tmp_path / "counts.csv").write_text("a,n\n" + rows)
+    code, out, _ = run_cli(["train", "mlp", "--data", str(tmp_path / "counts.csv"), "--task", "multiclass",
+                            "--epochs", "1", "--set", "width=8", "--out", str(tmp_path / "run"), "--verbose", "0"],
+                           capsys)
+    assert code == 0 and "-> multiclass, 40 classes" in out
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["task"] == "multiclass"
+    from kerazoo import load_data
+
+    assert load_data(str(tmp_path / "counts.csv")).spec.task == "regression"  # what the flag overrode
+
+
 @pytest.fixture(scope="module")
 def binary_run(tmp_path_factory):
     """A binary classifier of 4 numeric features, trained one epoch from a CSV, with its report written."""

@@ -139,6 +139,28 @@ def test_class_ids_that_skip_some_are_named_in_a_warning(caplog):
     assert "class ids 0-8, and classes 1, 2, 3, 5, 6 and 1 more never occur" in caplog.text
 
 
+def test_whole_number_targets_that_do_not_look_like_class_ids_are_regression(tmp_path, caplog):
+    """Prices written as whole numbers made a classifier with 978,322 outputs (250M parameters) before."""
+    caplog.set_level(logging.INFO, logger="kerazoo")
+    rng = np.random.default_rng(0)
+    area = rng.uniform(40, 250, 300)
+    rows = "".join(f"{a:.1f},{round(a * 3000 + 50000)}.0\n" for a in area)
+    data = load_data(write_csv(tmp_path / "houses.csv", "area,price\n" + rows))
+    assert (data.spec.task, data.spec.num_classes) == ("regression", 1)
+    assert "whole-number targets read as regression: 300 distinct values from" in caplog.text
+    x = rng.normal(size=(300, 2)).astype("float32")
+    assert load_data((x, rng.integers(1900, 2024, 300))).spec.task == "regression"  # years: 2,024 outputs, 124 values
+    assert load_data((x, rng.integers(0, 1000, 300))).spec.task == "regression"  # counts: most values once
+    prices = np.round(area * 3000)
+    assert load_data((x, prices), task="multiclass").spec.num_classes == int(prices.max()) + 1  # asked for
+    caplog.clear()
+    assert load_data((x, np.arange(300) % 4 * 33)).spec.num_classes == 100  # a few ids of 100: still classes
+    assert load_data((x, rng.integers(18, 90, 300))).spec.task == "multiclass"  # ~4 examples a value: ids
+    assert "read as regression" not in caplog.text
+    with pytest.raises(ValueError, match=r"found -2 \(for a numeric target, pass task='regression'\)"):
+        load_data((x, np.arange(300) % 5 - 2))
+
+
 def test_arrays_infer_images_and_regression():
     images = np.random.default_rng(0).integers(0, 256, size=(20, 6, 6), dtype=np.uint8)
     data = load_data((images, np.arange(20) % 4), test_split=0.0)

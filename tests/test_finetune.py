@@ -217,12 +217,13 @@ def test_cli_finetune_and_errors(source_run, tmp_path, capsys, quiet_logger):
     out = tmp_path / "cli-ft"
     code = main(["finetune", str(source_run), "--data", "digits", "--epochs", "1,1", "--learning-rates",
                  "1e-3,1e-4", "--freeze", "backbone", "--head", "16", "--batch-size", "64", "--validation-split", "0",
-                 "--out", str(out), "--verbose", "0"])
+                 "--task", "multiclass", "--out", str(out), "--verbose", "0"])
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "phase 1:" in printed and "phase 2:" in printed and f"run written to {out}" in printed
     check_run(out)
-    assert load_run(out, load_model=False).config["spec"]["num_classes"] == 10
+    config = load_run(out, load_model=False).config
+    assert config["spec"]["num_classes"] == 10 and config["data"]["task"] == "multiclass"
     assert main(["finetune", "cnnn", "--data", "digits"]) == 2
     assert "did you mean: cnn?" in capsys.readouterr().err
     assert main(["finetune", str(source_run), "--data", "digits", "--set", "weights=imagenet"]) == 2

@@ -49,7 +49,8 @@ def cmd_finetune(args) -> int:
     elif head not in ("new", "keep"):
         raise UsageError(f"--head: expected new, keep or a number of hidden units, got {head!r}")
     options = {k: v for k, v in (("batch_size", args.batch_size), ("validation_split", args.validation_split),
-                                 ("test_split", args.test_split), ("label", args.label)) if v is not None}
+                                 ("test_split", args.test_split), ("label", args.label), ("task", args.task))
+               if v is not None}
     freeze = _layer_choice(args.freeze, "backbone", "--freeze")
     unfreeze = _layer_choice(args.unfreeze, "all", "--unfreeze")
     from kerazoo import runlock

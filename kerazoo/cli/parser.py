@@ -16,6 +16,10 @@ from kerazoo.cli.train import cmd_train
 from kerazoo.cli.tune import cmd_tune
 from kerazoo.cli.values import epochs_value
 
+DATA_TASKS = ("multiclass", "binary", "regression", "multilabel")
+TASK_HELP = ("the data's task when the labels leave it open, e.g. whole-number targets (default: inferred; "
+             "whole numbers that do not look like class ids are regression)")
+
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -50,6 +54,7 @@ def make_parser() -> argparse.ArgumentParser:
                    "saved epoch (weights and optimizer state), with its own settings; refuses another model, "
                    "--set value, --data or split setting")
     p.add_argument("--label", metavar="COLUMN", help="a .csv file's label column (default: the last column)")
+    p.add_argument("--task", choices=DATA_TASKS, help=TASK_HELP)
     p.add_argument("--optimizer", help="adamw, adam, sgd or rmsprop")
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--schedule", help="cosine, linear or constant")
@@ -102,6 +107,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="a run directory, a .keras file or a registered model (e.g. mobilenet_v2)")
     p.add_argument("--data", required=True, help="the new data: bundled name, tfds:<name>, image folder or .csv")
     p.add_argument("--label", metavar="COLUMN", help="a .csv file's label column (default: the last column)")
+    p.add_argument("--task", choices=DATA_TASKS, help=TASK_HELP)
     p.add_argument("--freeze", default="backbone", help="what phase one freezes: backbone (default), the first "
                    "N layers with weights, or layer names (comma-separated, wildcards)")
     p.add_argument("--unfreeze", default="all", help="what phase two trains of those: all (default), the last N, "

@@ -86,7 +86,7 @@ def resume_config(args) -> None:
 
 
 #: What makes a run the same run: `--resume` refuses another value for any of them.
-IDENTITY = ("validation_split", "test_split", "seed", "seq_len", "tokenizer", "label")
+IDENTITY = ("validation_split", "test_split", "seed", "seq_len", "tokenizer", "label", "task")
 
 
 def same_source(given: str, recorded: str | None) -> bool:

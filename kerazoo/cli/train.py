@@ -61,7 +61,7 @@ def cmd_train(args) -> int:
         raise UsageError("--config: its fit.augment is a list of Keras layers, which the command cannot "
                          "rebuild; give --augment with a preset name or a JSON object of settings")
     augment_on = first(args.augment_on, fit_cfg.get("augment_on"), "data")
-    for key in ("batch_size", "validation_split", "test_split", "seq_len", "tokenizer", "label"):
+    for key in ("batch_size", "validation_split", "test_split", "seq_len", "tokenizer", "label", "task"):
         if getattr(args, key) is not None:
             data_cfg[key] = getattr(args, key)
     data_cfg["seed"] = seed
@@ -121,7 +121,7 @@ def cmd_train_from_run(args) -> int:
     ignored = [f for f, v in (("--set", args.set), ("--config", args.config), ("--optimizer", args.optimizer),
                               ("--schedule", args.schedule), ("--weight-decay", args.weight_decay),
                               ("--label-smoothing", args.label_smoothing), ("--augment", args.augment),
-                              ("--tokenizer", args.tokenizer), ("--label", args.label),
+                              ("--tokenizer", args.tokenizer), ("--label", args.label), ("--task", args.task),
                               ("--resume", args.resume or None)) if v is not None]
     if ignored:
         raise UsageError(f"--init: {', '.join(ignored)} do not apply: the model, its training settings and "

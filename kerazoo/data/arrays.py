@@ -141,19 +141,40 @@ def one_hot_ids(y: np.ndarray) -> np.ndarray | None:
     return y.argmax(1)
 
 
+MAX_SPARSE_CLASSES = 1000  # class ids up to this many classes may skip ids; beyond, they must fill half the range
+
+
 def infer_task(y: np.ndarray) -> str:
     """The task that targets `y` suggest.
 
+    Whole numbers are class ids only where they look like ids: at least two
+    examples a distinct value on average, and a range (the outputs a
+    classifier would need) within `MAX_SPARSE_CLASSES` or at most twice the
+    distinct values. Prices, years or counts written as whole
+    numbers are regression targets, not a classifier with an output for every
+    value up to the largest.
+
     Example:
-    >>> infer_task(np.array([0, 1, 1])), infer_task(np.array([0, 2, 1])), infer_task(np.array([0.5, 1.2]))
+    >>> infer_task(np.array([0, 1, 1])), infer_task(np.array([0, 2, 1, 2, 1, 0])), infer_task(np.array([0.5, 1.2]))
     ('binary', 'multiclass', 'regression')
+    >>> infer_task(np.array([529154.0, 863958.0, 412000.0, 863958.0]))  # whole-number prices
+    'regression'
     """
     if y.ndim == 2 and y.shape[1] > 1:
         return "multilabel" if np.isin(y, (0, 1)).all() else "regression"
     flat = y.reshape(-1)
     if np.issubdtype(flat.dtype, np.floating) and not np.all(np.mod(flat, 1) == 0):
         return "regression"
-    return "binary" if len(np.unique(flat)) <= 2 else "multiclass"
+    values = np.unique(flat)
+    if len(values) <= 2:
+        return "binary"
+    wide = values[0] >= 0 and int(values[-1]) + 1 > max(MAX_SPARSE_CLASSES, 2 * len(values))
+    if 2 * len(values) > len(flat) or wide:
+        log.info("kerazoo: whole-number targets read as regression: %d distinct values from %s to %s over %d "
+                 "examples do not look like class ids (for classes: task='multiclass', or --task multiclass)", len(values),
+                 values[0].item(), values[-1].item(), len(flat))
+        return "regression"
+    return "multiclass"  # negative ids are refused later, with a message that names both readings
 
 
 def infer_kind(x: np.ndarray) -> str:
@@ -274,7 +295,7 @@ def from_arrays(
         if num_classes is None:
             check_arrays(x, y, name=name, task=task)
             raise ValueError(f"{name} (data): {task} labels must be class ids 0, 1, 2, ...; "
-                             f"found {labels.min().item()!r}")
+                             f"found {labels.min().item()!r} (for a numeric target, pass task='regression')")
         _warn_of_unseen_classes(labels, num_classes, name=name)
     if task == "multilabel":
         num_classes = y.shape[1]

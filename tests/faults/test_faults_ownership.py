@@ -173,6 +173,7 @@ def failed_run(tmp_path_factory) -> Path:
     (["--set", "width=16"], "--set width=16 (the run's is 8)"),
     (["--data", "wine"], "--data wine (the run's is iris)"),
     (["--test-split", "0.3", "--seed", "4"], "--test-split 0.3 (the run's is 0.2); --seed 4 (the run's is 0)"),
+    (["--task", "regression"], "--task regression (the run's is the default)"),
 ])
 def test_a_mismatched_resume_changes_no_file_and_names_the_difference(failed_run, tmp_path, capsys, flags, named):
     import shutil
