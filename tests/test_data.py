@@ -126,6 +126,18 @@ def test_one_hot_labels_are_read_as_class_ids_unless_multilabel_is_asked_for():
         load_data((x[:90], np.eye(3)[y[:90]]), test_data=(x[90:], np.ones((30, 3))))
 
 
+def test_class_names_in_arrays_become_class_ids_as_a_csv_label_column_does():
+    """`load_data((x, df["species"].values))` was refused ("map class names to ids first")."""
+    rng = np.random.default_rng(0)
+    x, names = rng.normal(size=(90, 3)).astype("float32"), np.array(["setosa", "virginica", "versicolor"] * 30)
+    data = load_data((x[:80], names[:80]), test_data=(x[80:], names[80:]), name="iris3")
+    assert data.spec.summary() == "iris3: tabular (3,) -> multiclass, 3 classes"
+    assert data.spec.class_names == ("setosa", "versicolor", "virginica")
+    assert (data.arrays["test"][1] == [{"setosa": 0, "versicolor": 1, "virginica": 2}[n] for n in names[80:]]).all()
+    assert load_data((x, names == "setosa")).spec.task == "binary"  # booleans stay numbers
+    assert load_data((x, np.where(names == "setosa", "yes", "no"))).spec.class_names == ("no", "yes")
+
+
 def test_class_ids_that_skip_some_are_named_in_a_warning(caplog):
     """Ratings 1-5 read as ids make 6 classes, class 0 never seen: a silent dead output before."""
     caplog.set_level(logging.WARNING, logger="kerazoo")
@@ -184,7 +196,10 @@ INF_X[7, 0] = np.inf
     ((X, Y), {"test_data": (X[:5], Y[:5] + 3)}, r"arrays \(test\): labels must be integers in \[0, 3\)"),
     ((X, Y - 1), {}, "labels must be class ids 0, 1, 2, ...; found -1"),
     ((X, Y.astype("float32") + 0.5), {"task": "multiclass"}, "labels must be whole numbers; found 0.5"),
-    ((X, np.array(["a", "b", "c"] * 10)), {}, "labels must be numbers, got dtype <U1; map class names"),
+    ((X, np.array(["a", "b", "c"] * 10)), {"task": "regression"}, "the labels hold class names, so the task is"),
+    ((X, np.array(["a", "b", "c"] * 10)), {"test_data": (X[:2], np.array(["a", "d"]))},
+     r"arrays \(test\): labels 'd' are not among the training labels' classes \(a, b, c\)"),
+    ((np.array(["a fine film", "dull"] * 15), Y), {}, "the inputs are strings; models here read numbers"),
     ((NAN_X, Y), {}, "features hold 1 NaN or infinite values \\(first at example 4\\)"),
     ((INF_X, Y), {}, "features hold 1 NaN or infinite values \\(first at example 7\\)"),
     ((X, np.r_[np.random.rand(29), np.nan]), {"task": "regression"}, "regression targets hold NaN"),

@@ -16,7 +16,7 @@ import numpy as np
 from kerazoo.spec import DataSpec
 from kerazoo.tasks import get_task
 
-__all__ = ["Data", "from_arrays", "check_arrays", "check_value_range", "infer_value_range", "infer_task", "one_hot_ids",
+__all__ = ["Data", "from_arrays", "check_arrays", "check_value_range", "infer_value_range", "infer_task", "one_hot_ids", "names_to_ids",
            "infer_kind", "split_arrays", "make_pipeline"]
 
 log = logging.getLogger("kerazoo")
@@ -260,11 +260,20 @@ def from_arrays(
     """The array path every in-memory source goes through: check, split, spec, pipelines."""
     x = np.asarray(x)
     y = np.asarray(y)
+    if x.dtype.kind in "USO" and any(isinstance(v, (str, bytes)) for v in x.reshape(-1)[:100]):
+        raise ValueError(f"{name}: the inputs are strings; models here read numbers: for text, encode each "
+                         f"text as token ids of one length (n, length), e.g. its UTF-8 bytes + 1 padded with 0 "
+                         f"(examples/transformer_text.py) or keras.layers.TextVectorization")
+    names = None
+    if y.dtype.kind in "USO" and y.ndim == 1 and len(y) and all(isinstance(v, str) for v in y):
+        y, names, task = names_to_ids(y, name=name, task=task)  # class names, as a CSV's label column
+        spec_fields["class_names"] = names
+        if task == "multiclass":
+            spec_fields.setdefault("num_classes", len(names))
     if x.dtype == object or y.dtype == object:
         raise ValueError(f"{name}: features and labels must be numeric arrays, got {x.dtype} and {y.dtype}")
     if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-        raise ValueError(f"{name}: labels must be numbers, got dtype {y.dtype}; map class names to "
-                         f"ids 0, 1, 2, ... first (a .csv file's label column is mapped for you)")
+        raise ValueError(f"{name}: labels must be numbers or class names, got dtype {y.dtype}")
     if x.ndim < 2:
         raise ValueError(f"{name}: inputs need a batch dimension and at least one feature; got shape {x.shape}")
     if len(x) == 0:
@@ -306,14 +315,15 @@ def from_arrays(
     rest_x, rest_y = x, y
     test = None
     if test_data is not None:
-        test = _as_ids(tuple(np.asarray(a) for a in test_data), one_hot, name=name, split="test")
+        test = _as_ids(tuple(np.asarray(a) for a in test_data), one_hot, names, name=name, split="test")
     elif test_split:
         rest_x, test_x, rest_y, test_y = split_arrays(x, y, test_split, seed=seed, stratify=stratify,
                                                 name=name, split="test")
         test = (test_x, test_y)
     val = None
     if validation_data is not None:
-        val = _as_ids(tuple(np.asarray(a) for a in validation_data), one_hot, name=name, split="validation")
+        val = _as_ids(tuple(np.asarray(a) for a in validation_data), one_hot, names, name=name,
+                      split="validation")
     elif validation_split:
         rest_x, val_x, rest_y, val_y = split_arrays(rest_x, rest_y, validation_split, seed=seed,
                                               stratify=stratify, name=name, split="validation")
@@ -352,9 +362,41 @@ def _warn_of_unseen_classes(labels: np.ndarray, num_classes: int, *, name: str) 
                 "classes " + which, "s" if len(unseen) == 1 else "")
 
 
-def _as_ids(pair: tuple, one_hot: bool, *, name: str, split: str) -> tuple:
-    """An explicit split's `(x, y)`, its labels made class ids when the training labels came one-hot."""
+def names_to_ids(labels, *, name: str, task: str | None, column: str = "labels") -> tuple[np.ndarray, tuple, str]:
+    """Class names as class ids in sorted order: `(ids, class_names, task)`.
+
+    Example:
+    >>> names_to_ids(["rose", "iris", "rose"], name="flowers", task=None)
+    (array([1, 0, 1]), ('iris', 'rose'), 'binary')
+    >>> names_to_ids(["a", "b"], name="toy", task="regression")
+    Traceback (most recent call last):
+    ...
+    ValueError: toy: the labels hold class names, so the task is 'binary' or 'multiclass', got task='regression'
+    """
+    labels = [str(v) for v in labels]
+    class_names = tuple(sorted(set(labels)))
+    hold = "hold" if column.endswith("s") else "holds"
+    if len(class_names) < 2:
+        raise ValueError(f"{name}: the {column} {hold} one class only ({class_names[0]!r}); "
+                         f"a classifier needs at least two")
+    if task not in (None, "binary", "multiclass"):
+        raise ValueError(f"{name}: the {column} {hold} class names, so the task is 'binary' or 'multiclass', "
+                         f"got task={task!r}")
+    ids = {c: i for i, c in enumerate(class_names)}
+    return (np.array([ids[v] for v in labels], dtype="int64"), class_names,
+            task or ("binary" if len(class_names) == 2 else "multiclass"))
+
+
+def _as_ids(pair: tuple, one_hot: bool, names: tuple | None, *, name: str, split: str) -> tuple:
+    """An explicit split's `(x, y)`, its labels made class ids as the training labels were (one-hot, names)."""
     x, y = pair
+    if names is not None:
+        unknown = sorted({str(v) for v in y.reshape(-1)} - set(names))
+        if unknown:
+            raise ValueError(f"{name} ({split}): labels {', '.join(map(repr, unknown[:5]))} are not among the "
+                             f"training labels' classes ({', '.join(names)})")
+        ids = {c: i for i, c in enumerate(names)}
+        return x, np.array([ids[str(v)] for v in y.reshape(-1)], dtype="int64")
     if not one_hot or y.ndim == 1:
         return x, y
     ids = one_hot_ids(y)

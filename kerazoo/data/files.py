@@ -285,7 +285,7 @@ def load_csv(
     ...
     ValueError: flowers: no column 'colour'; the columns are: length, width, species
     """
-    from kerazoo.data.arrays import from_arrays
+    from kerazoo.data.arrays import from_arrays, names_to_ids
 
     path = os.fspath(path)
     name = name or os.path.splitext(os.path.basename(path))[0]
@@ -310,16 +310,7 @@ def load_csv(
     try:
         y = np.array([float(v) for v in raw_y])
     except ValueError:
-        class_names = tuple(sorted(set(raw_y)))
-        if len(class_names) < 2:
-            raise ValueError(f"{name}: the label column {label_name!r} holds one class only "
-                             f"({class_names[0]!r}); a classifier needs at least two") from None
-        if task not in (None, "binary", "multiclass"):
-            raise ValueError(f"{name}: the label column {label_name!r} holds class names, so the task "
-                             f"is 'binary' or 'multiclass', got task={task!r}") from None
-        ids = {c: i for i, c in enumerate(class_names)}
-        y = np.array([ids[v] for v in raw_y], dtype="int64")
-        task = task or ("binary" if len(class_names) == 2 else "multiclass")
+        y, class_names, task = names_to_ids(raw_y, name=name, task=task, column=f"label column {label_name!r}")
         spec_fields["class_names"] = class_names
         if task == "multiclass":
             spec_fields["num_classes"] = len(class_names)
