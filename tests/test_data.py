@@ -396,6 +396,24 @@ def test_image_folder_grayscale_binary_and_size(tmp_path):
     assert x.shape == (4, 8, 6, 1) and y.shape == (4, 1) and y.dtype == np.float32
 
 
+def test_a_colour_folder_whose_first_image_is_grayscale_stays_in_colour(tmp_path):
+    """The channels came from the first file: one grayscale photo first made red-vs-green unlearnable."""
+    from PIL import Image
+
+    for c, colour in enumerate(("green", "red")):  # "green" sorts first, its first file grayscale
+        os.makedirs(tmp_path / colour)
+        for i in range(6):
+            pixels = np.zeros((10, 10, 3), "uint8")
+            pixels[..., 1 - c] = 200
+            image = Image.fromarray(pixels)
+            (image.convert("L") if c == 0 and i == 0 else image).save(tmp_path / colour / f"{i}.png")
+    data = load_data(tmp_path, image_size=(4, 4), validation_split=0.0, test_split=0.0, batch_size=12)
+    assert data.spec.input_shape == (4, 4, 3)
+    x, y = batch(data.train)
+    red = x[y.reshape(-1) == 1]
+    assert (red[..., 0] == 200).all() and (red[..., 1] == 0).all()
+
+
 def test_image_folder_errors(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -113,8 +113,7 @@ def load_image_folder(
             rest = (rest_x, rest_y)
     splits = {"train": rest, **{k: splits[k] for k in ("validation", "test") if k in splits}}
 
-    _check_decodable(files, name=name)  # a bad file fails here, named, not mid-training
-    channels = _channels(files[0], name=name)
+    channels = _check_decodable(files, name=name)  # a bad file fails here, named, not mid-training
     pipes = {split: _image_pipeline(fx, fy, size=size, channels=channels, task=task,
                                     batch_size=batch_size, shuffle=split == "train", seed=seed)
              for split, (fx, fy) in splits.items()}
@@ -166,8 +165,9 @@ def _list_images(root: str) -> tuple[list, list, tuple]:
     return files, labels, class_names
 
 
-def _check_decodable(files, *, name: str) -> None:
-    """Decode every image once, in parallel, with the decoder the pipelines use; name the files that fail.
+def _check_decodable(files, *, name: str) -> int:
+    """Decode every image once, in parallel; name the files that fail. Returns the channels to read: 3 if any
+    image has colour, else 1 (a folder of colour photos with one grayscale image among them stays in colour).
 
     Raises:
         ValueError: the files that do not decode (the first ten), and how many.
@@ -175,28 +175,18 @@ def _check_decodable(files, *, name: str) -> None:
     import tensorflow as tf
 
     def decode(path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return path, tf.shape(image)[0]
+        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)  # its own channels
+        return path, tf.shape(image)[-1]
 
     paths = tf.data.Dataset.from_tensor_slices(np.asarray(files))
     decoded = paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
-    good = {p.decode() for p, _ in decoded.as_numpy_iterator()}
-    bad = [str(f) for f in files if str(f) not in good]
+    channels = dict((p.decode(), int(c)) for p, c in decoded.as_numpy_iterator())
+    bad = [str(f) for f in files if str(f) not in channels]
     if bad:
         shown = ", ".join(bad[:10]) + (f", ... ({len(bad) - 10} more)" if len(bad) > 10 else "")
         raise ValueError(f"{name}: {len(bad)} of {len(files)} images do not decode (damaged, truncated or not "
                          f"an image): {shown}; remove or replace them")
-
-
-def _channels(first: str, *, name: str) -> int:
-    """1 for a grayscale first image, else 3."""
-    import tensorflow as tf
-
-    try:
-        image = tf.io.decode_image(tf.io.read_file(first), expand_animations=False)
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as err:
-        raise ValueError(f"{name}: cannot read the image {first!r}: {err.message}") from None
-    return 1 if int(image.shape[-1]) in (1, 2) else 3
+    return 3 if any(c >= 3 for c in channels.values()) else 1
 
 
 def _image_pipeline(files, labels, *, size, channels, task, batch_size, shuffle, seed):
