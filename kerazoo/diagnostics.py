@@ -29,7 +29,7 @@ EXAMPLES = 1000
 #: for classification; a share of the baseline's error (mean absolute error, bits per character) otherwise.
 MARGIN = 0.02
 #: Held-out examples (tokens for a language model) below which no baseline is compared: too few to tell.
-MIN_HELD_OUT = 20
+MIN_HELD_OUT = 10
 
 
 def batchnorm_layers(model) -> list:

@@ -139,6 +139,23 @@ def test_a_model_that_learned_nothing_says_so_and_names_its_short_budget(kerazoo
                and "2 epochs of" in w and "that epochs='auto' trains here" in w for w in warnings), warnings
 
 
+def test_an_image_folders_few_validation_images_do_not_stop_training_and_a_blind_run_warns(tmp_path, kerazoo_log):
+    """A folder's splits were unknown to `fit`: 6 validation photos steered early stopping (at chance, epoch 3
+    of 150 kept) and no baseline was compared. Here both classes hold the same image: nothing to learn."""
+    from PIL import Image
+
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        for i in range(25):
+            Image.fromarray(np.full((8, 8, 3), 90, "uint8")).save(tmp_path / label / f"{i}.png")
+    data = load_data(tmp_path, image_size=(8, 8), seed=0)
+    assert len(data.split_labels("validation")) == 4 and len(data.split_labels("test")) == 10
+    fit(build("mlp", data.spec, width=8), data, epochs=3, seed=0, verbose=0)
+    messages = [r.getMessage() for r in kerazoo_log.records]
+    assert any("the validation split holds 4 examples, too few to steer training" in m for m in messages)
+    assert any("on the test split, no better than 50.0% for always answering" in m for m in messages), messages
+
+
 def test_few_shot_transfer_with_every_finetune_default_reaches_85_percent(tmp_path):
     """The transfer example runs defaults only: cnn pretrained on digits 0-4, 10 examples of each of 5-9."""
     import importlib.util

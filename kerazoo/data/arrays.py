@@ -41,6 +41,8 @@ class Data:
             (text draws windows at fresh offsets every epoch): a function
             `(batch_size, seed) -> tf.data.Dataset` that `fit` calls to rebuild it
             for a seed or a strategy's global batch; None rebuilds from `arrays`.
+        labels: `{split: labels}` where the inputs are not held in memory (an
+            image folder lists its files' classes): what `split_labels` reads.
         made: the pipelines as the loader made them, `{split: dataset}`. `fit`
             rebuilds a split (for a seed, a strategy's global batch) only while
             it is still the one made: a pipeline you put in its place, as in
@@ -58,6 +60,7 @@ class Data:
     tokenizer: Any = field(default=None, repr=False)
     text: dict | None = field(default=None, repr=False)
     train_pipeline: Any = field(default=None, repr=False)
+    labels: dict | None = field(default=None, repr=False)
     made: dict | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
@@ -75,6 +78,21 @@ class Data:
         (True, False)
         """
         return self.made is not None and getattr(self, split) is self.made.get(split)
+
+    def split_labels(self, split: str):
+        """The labels of one split as an array, where known: in memory, or listed by an image folder (while the
+        split is still the loader's pipeline); else None.
+
+        Example:
+        >>> from kerazoo import load_data
+        >>> load_data("iris").split_labels("validation").shape
+        (12,)
+        """
+        if self.arrays and split in self.arrays:
+            return self.arrays[split][1]
+        if self.labels and split in self.labels and self.rebuilds(split):
+            return self.labels[split]
+        return None
 
     def describe(self) -> str:
         counts = {k: len(v[0]) for k, v in (self.arrays or {}).items()}

@@ -120,7 +120,8 @@ def load_image_folder(
     spec = DataSpec(input_shape=(*size, channels), task=task, num_classes=n, kind="image",
                     class_names=class_names, name=name, value_range=(0, 255))
     return Data(train=pipes["train"], validation=pipes.get("validation"), test=pipes.get("test"),
-                spec=spec, source=root, options=dict(options or {}), arrays=None)
+                spec=spec, source=root, options=dict(options or {}), arrays=None,
+                labels={split: fy for split, (_, fy) in splits.items()})
 
 
 def _image_size(image_size) -> tuple:
