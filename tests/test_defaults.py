@@ -125,18 +125,26 @@ def test_auto_epochs_give_fifty_examples_enough_steps_and_no_early_stopping_on_f
     assert "no better than" not in messages  # it learned: no baseline warning
 
 
-def test_a_model_that_learned_nothing_says_so_and_names_its_short_budget(kerazoo_log):
-    """Inputs that say nothing of their labels (70% of them class 0): the held-out score is the majority rule's."""
+def test_a_model_that_learned_nothing_says_so_and_names_its_short_budget(kerazoo_log, tmp_path, capsys):
+    """Inputs that say nothing of their labels (70% of them class 0): the held-out score is the majority rule's.
+    `kerazoo evaluate` of the run says so too (on a CSV of the same columns: arrays are not reloaded)."""
     import keras
+    from conftest import run_cli
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(400, 8)).astype("float32"), rng.choice(3, size=400, p=[0.7, 0.2, 0.1])
     keras.utils.set_random_seed(0)
     data = load_data((x, y), seed=0)
-    fit(build("mlp", data.spec, width=16), data, epochs=2, seed=0, verbose=0)
+    fit(build("mlp", data.spec, width=16), data, epochs=2, seed=0, verbose=0, run_dir=tmp_path / "run")
     warnings = [r.getMessage() for r in kerazoo_log.records if r.levelno == logging.WARNING]
     assert any("on the test split, no better than" in w and "most common class" in w
                and "2 epochs of" in w and "that epochs='auto' trains here" in w for w in warnings), warnings
+    rows = "".join(",".join(map(str, [*row, label])) + "\n" for row, label in zip(x, y))
+    (tmp_path / "same.csv").write_text(",".join(f"x{i}" for i in range(8)) + ",label\n" + rows)
+    kerazoo_log.clear()
+    code, out, _ = run_cli(["evaluate", str(tmp_path / "run"), "--data", str(tmp_path / "same.csv"), "--no-report"],
+                           capsys)
+    assert code == 0 and "accuracy" in out and "on the test split, no better than" in kerazoo_log.text
 
 
 def test_an_image_folders_few_validation_images_do_not_stop_training_and_a_blind_run_warns(tmp_path, kerazoo_log):
