@@ -25,8 +25,8 @@ __all__ = ["GAP", "MARGIN", "MIN_HELD_OUT", "batchnorm_layers", "inference_gap",
 #: training examples before `fit` warns.
 GAP = 0.2
 EXAMPLES = 1000
-#: How much better than the input-blind baseline a model must score: accuracy points (as a share)
-#: for classification; a share of the baseline's error (mean absolute error, bits per character) otherwise.
+#: How much better than the input-blind baseline a model must score: a share of the baseline's error (wrong
+#: answers, 1 - AUC for a binary model scored by AUC, mean absolute error, bits per character).
 MARGIN = 0.02
 #: Held-out examples (tokens for a language model) below which no baseline is compared: too few to tell.
 MIN_HELD_OUT = 10
@@ -149,7 +149,8 @@ def no_better_than_baseline(task: str, scores: dict, y_train, y_held, *, split: 
         split: the held-out split's name, for the message. Defaults to "test".
 
     Returns:
-        The warning's text, or "" when the model beats the baseline by `MARGIN`,
+        The warning's text, or "" when the model makes `MARGIN` fewer errors than the baseline
+            (a binary model with an AUC is judged by it: a constant ranks at 0.5),
         the split holds fewer than `MIN_HELD_OUT` examples, or a figure is missing.
 
     Example:
@@ -158,6 +159,11 @@ def no_better_than_baseline(task: str, scores: dict, y_train, y_held, *, split: 
     ''
     >>> no_better_than_baseline("binary", {"accuracy": 0.70}, y_train, y_test)
     "the model scores 70.0% accuracy on the test split, no better than 70.0% for always answering the training labels' most common class: it has learned nothing from its inputs"
+    >>> rare_train, rare_test = [0] * 97 + [1] * 3, [0] * 49 + [1]  # binary models are judged by AUC when scored
+    >>> no_better_than_baseline("binary", {"accuracy": 0.98, "auc": 0.9}, rare_train, rare_test)
+    ''
+    >>> no_better_than_baseline("binary", {"accuracy": 0.98, "auc": 0.5}, rare_train, rare_test).split(":")[0]
+    "the model scores AUC 0.500 on the test split, no better than 0.500 for always answering the training labels' most common class"
     >>> tokens = [[0, 1]] * 10  # two tokens, equally frequent: 1 bit a token, 0.5 a character at 2 characters a token
     >>> no_better_than_baseline("causal_lm", {"loss": math.log(2), "bits_per_char": 0.5}, tokens, tokens).split(":")[0]
     "the model scores 0.500 bits per character on the test split, no better than 0.500 for the training text's token frequencies alone"
@@ -169,8 +175,14 @@ def no_better_than_baseline(task: str, scores: dict, y_train, y_held, *, split: 
     if found is None:
         return ""
     metric, value, rule = found
+    if metric == "accuracy" and task == "binary" and scores.get("auc") is not None:
+        # a rare class: answering the common one is hard to beat on accuracy by a model that ranks well
+        if 1 - scores["auc"] <= (1 - MARGIN) * 0.5:
+            return ""
+        return (f"the model scores AUC {scores['auc']:.3f} on the {split} split, no better than 0.500 for {rule}: "
+                f"it has learned nothing from its inputs")
     if metric == "accuracy":
-        if scores.get("accuracy") is None or scores["accuracy"] >= value + MARGIN:
+        if scores.get("accuracy") is None or 1 - scores["accuracy"] <= (1 - MARGIN) * (1 - value):
             return ""
         return (f"the model scores {100 * scores['accuracy']:.1f}% accuracy on the {split} split, no better than "
                 f"{100 * value:.1f}% for {rule}: it has learned nothing from its inputs")
