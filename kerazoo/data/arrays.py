@@ -159,23 +159,22 @@ def one_hot_ids(y: np.ndarray) -> np.ndarray | None:
     return y.argmax(1)
 
 
-MAX_SPARSE_CLASSES = 1000  # class ids up to this many classes may skip ids; beyond, they must fill half the range
+FEW_CLASSES = 20  # whole-number labels with this many distinct values or fewer are class ids
 
 
 def infer_task(y: np.ndarray) -> str:
     """The task that targets `y` suggest.
 
-    Whole numbers are class ids only where they look like ids: at least two
-    examples a distinct value on average, and a range (the outputs a
-    classifier would need) within `MAX_SPARSE_CLASSES` or at most twice the
-    distinct values. Prices, years or counts written as whole
-    numbers are regression targets, not a classifier with an output for every
-    value up to the largest.
+    Whole numbers are class ids where they look like ids: `FEW_CLASSES` or
+    fewer distinct values, or ids from 0 (or 1) that fill at least half their
+    range, with five or more examples a value on average. Other whole numbers
+    (prices, years, ages, counts) are regression targets, not a classifier
+    with an output for every value up to the largest.
 
     Example:
-    >>> infer_task(np.array([0, 1, 1])), infer_task(np.array([0, 2, 1, 2, 1, 0])), infer_task(np.array([0.5, 1.2]))
+    >>> infer_task(np.array([0, 1, 1])), infer_task(np.array([0, 2, 1])), infer_task(np.array([0.5, 1.2]))
     ('binary', 'multiclass', 'regression')
-    >>> infer_task(np.array([529154.0, 863958.0, 412000.0, 863958.0]))  # whole-number prices
+    >>> infer_task(np.arange(25, 347))  # sklearn's diabetes targets: whole numbers, 25 to 346
     'regression'
     """
     if y.ndim == 2 and y.shape[1] > 1:
@@ -186,13 +185,14 @@ def infer_task(y: np.ndarray) -> str:
     values = np.unique(flat)
     if len(values) <= 2:
         return "binary"
-    wide = values[0] >= 0 and int(values[-1]) + 1 > max(MAX_SPARSE_CLASSES, 2 * len(values))
-    if 2 * len(values) > len(flat) or wide:
-        log.info("kerazoo: whole-number targets read as regression: %d distinct values from %s to %s over %d "
-                 "examples do not look like class ids (for classes: task='multiclass', or --task multiclass)", len(values),
-                 values[0].item(), values[-1].item(), len(flat))
-        return "regression"
-    return "multiclass"  # negative ids are refused later, with a message that names both readings
+    if len(values) <= FEW_CLASSES:
+        return "multiclass"  # negative ids are refused later, with a message that names both readings
+    if values[0] in (0, 1) and len(flat) >= 5 * len(values) and values[-1] + 1 <= 2 * len(values):
+        return "multiclass"
+    log.info("kerazoo: whole-number targets read as regression: %d distinct values from %s to %s over %d "
+             "examples do not look like class ids (for classes: task='multiclass', or --task multiclass)",
+             len(values), values[0].item(), values[-1].item(), len(flat))
+    return "regression"
 
 
 def infer_kind(x: np.ndarray) -> str:
