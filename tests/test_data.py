@@ -462,6 +462,15 @@ def test_csv_numeric_label_last_column(tmp_path):
     assert x.shape == (5, 2) and y.dtype == np.int64
 
 
+def test_a_csv_without_a_header_row_keeps_its_first_example(tmp_path):
+    """The first line of numbers was taken for column names: one example silently lost."""
+    rows = "".join(f"{i},{i % 5 * 0.5},{i % 3}\n" for i in range(30))
+    data = load_data(write_csv(tmp_path / "plain.csv", rows), test_split=0.0, validation_split=0.0)
+    assert len(data.arrays["train"][0]) == 30 and data.spec.num_classes == 3
+    assert 0.0 in data.arrays["train"][0][:, 0]  # the first line's example
+    assert load_data(tmp_path / "plain.csv", label="column 1").spec.task == "regression"  # 30 values 0-29
+
+
 def test_csv_string_label_by_name_and_delimiter(tmp_path):
     rows = "".join(f"{i};{['virginica', 'setosa', 'versicolor'][i % 3]};{i * 0.1}\n" for i in range(30))
     path = write_csv(tmp_path / "flowers.csv", "x1;species;x2\n" + rows)

@@ -9,6 +9,7 @@ every check of the array path applies to it.
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import warnings
 
@@ -338,9 +339,22 @@ def _read_csv(path: str, *, name: str) -> tuple[list, list, list]:
     if not lines:
         raise ValueError(f"{name}: the file {path!r} is empty; expected a header row and data rows")
     header = [c.strip() for c in lines[0][1]]
+    if all(_is_number(c) for c in header):  # no header row: the first line is data, not names
+        header = [f"column {i + 1}" for i in range(len(header))]
+        lines = [(0, header)] + lines
+        logging.getLogger("kerazoo").info("kerazoo: %s: the first line holds numbers only, so the file has no "
+                                          "header row: every line is data, the columns are numbered", name)
     if not lines[1:]:
         raise ValueError(f"{name}: the file {path!r} has a header but no data rows")
     for line, row in lines[1:]:
         if len(row) != len(header):
             raise ValueError(f"{name}: line {line} has {len(row)} fields, the header {len(header)}")
     return header, [r for _, r in lines[1:]], [n for n, _ in lines[1:]]
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
