@@ -200,6 +200,8 @@ INF_X[7, 0] = np.inf
     ((X, np.array(["a", "b", "c"] * 10)), {"test_data": (X[:2], np.array(["a", "d"]))},
      r"arrays \(test\): labels 'd' are not among the training labels' classes \(a, b, c\)"),
     ((np.array(["a fine film", "dull"] * 15), Y), {}, "the inputs are strings; models here read numbers"),
+    ((np.array([[1.5, "lyon"], [2.0, "nice"]] * 15, dtype=object), Y), {},
+     r"feature column 1 holds strings \('lyon', ...\); encode categories as numbers"),
     ((NAN_X, Y), {}, "features hold 1 NaN or infinite values \\(first at example 4\\)"),
     ((INF_X, Y), {}, "features hold 1 NaN or infinite values \\(first at example 7\\)"),
     ((X, np.r_[np.random.rand(29), np.nan]), {"task": "regression"}, "regression targets hold NaN"),

@@ -278,10 +278,15 @@ def from_arrays(
     """The array path every in-memory source goes through: check, split, spec, pipelines."""
     x = np.asarray(x)
     y = np.asarray(y)
-    if x.dtype.kind in "USO" and any(isinstance(v, (str, bytes)) for v in x.reshape(-1)[:100]):
+    if x.dtype.kind in "USO" and x.ndim == 1 and any(isinstance(v, (str, bytes)) for v in x[:100]):
         raise ValueError(f"{name}: the inputs are strings; models here read numbers: for text, encode each "
                          f"text as token ids of one length (n, length), e.g. its UTF-8 bytes + 1 padded with 0 "
                          f"(examples/transformer_text.py) or keras.layers.TextVectorization")
+    if x.dtype.kind in "USO" and x.ndim == 2:
+        text = [j for j in range(x.shape[1]) if any(isinstance(v, (str, bytes)) for v in x[:100, j])]
+        if text:
+            raise ValueError(f"{name}: feature column {text[0]} holds strings ({x[:100, text[0]][0]!r}, ...); "
+                             f"encode categories as numbers (one column per category) or drop the column")
     names = None
     if y.dtype.kind in "USO" and y.ndim == 1 and len(y) and all(isinstance(v, str) for v in y):
         y, names, task = names_to_ids(y, name=name, task=task)  # class names, as a CSV's label column
