@@ -16,8 +16,8 @@ import numpy as np
 from kerazoo.spec import DataSpec
 from kerazoo.tasks import get_task
 
-__all__ = ["Data", "from_arrays", "check_arrays", "check_value_range", "infer_value_range", "infer_task", "one_hot_ids", "names_to_ids",
-           "infer_kind", "split_arrays", "make_pipeline"]
+__all__ = ["Data", "from_arrays", "check_arrays", "check_value_range", "infer_value_range", "infer_task", "one_hot_ids",
+           "names_to_ids", "infer_kind", "split_arrays", "make_pipeline"]
 
 log = logging.getLogger("kerazoo")
 

@@ -167,28 +167,40 @@ def _list_images(root: str) -> tuple[list, list, tuple]:
     return files, labels, class_names
 
 
+GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")  # Pillow's modes without colour
+
+
 def _check_decodable(files, *, name: str) -> int:
-    """Decode every image once, in parallel; name the files that fail. Returns the channels to read: 3 if any
-    image has colour, else 1 (a folder of colour photos with one grayscale image among them stays in colour).
+    """Decode every image once, in parallel, with the decoder the pipelines use; name the files that fail.
+    Returns the channels to read: 3 if any file is in colour (by its header), else 1; a folder of colour
+    photos with a grayscale one among them stays in colour.
 
     Raises:
         ValueError: the files that do not decode (the first ten), and how many.
     """
     import tensorflow as tf
+    from PIL import Image
 
     def decode(path):
-        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)  # its own channels
-        return path, tf.shape(image)[-1]
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return path, tf.shape(image)[0]
 
     paths = tf.data.Dataset.from_tensor_slices(np.asarray(files))
     decoded = paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
-    channels = dict((p.decode(), int(c)) for p, c in decoded.as_numpy_iterator())
-    bad = [str(f) for f in files if str(f) not in channels]
+    good = {p.decode() for p, _ in decoded.as_numpy_iterator()}
+    bad = [str(f) for f in files if str(f) not in good]
     if bad:
         shown = ", ".join(bad[:10]) + (f", ... ({len(bad) - 10} more)" if len(bad) > 10 else "")
         raise ValueError(f"{name}: {len(bad)} of {len(files)} images do not decode (damaged, truncated or not "
                          f"an image): {shown}; remove or replace them")
-    return 3 if any(c >= 3 for c in channels.values()) else 1
+    for path in good:
+        try:
+            with Image.open(path) as image:  # the header only
+                if image.mode not in GRAY_MODES:
+                    return 3
+        except OSError:  # a format TensorFlow reads and Pillow does not: colour, as TensorFlow decodes it
+            return 3
+    return 1
 
 
 def _image_pipeline(files, labels, *, size, channels, task, batch_size, shuffle, seed):
