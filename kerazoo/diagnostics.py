@@ -149,9 +149,10 @@ def no_better_than_baseline(task: str, scores: dict, y_train, y_held, *, split: 
         split: the held-out split's name, for the message. Defaults to "test".
 
     Returns:
-        The warning's text, or "" when the model makes `MARGIN` fewer errors than the baseline
-            (a binary model with an AUC is judged by it: a constant ranks at 0.5),
-        the split holds fewer than `MIN_HELD_OUT` examples, or a figure is missing.
+        The warning's text, or "" when the model's error is at least a `MARGIN`
+        share below the baseline's (for a binary model scored by AUC, 1 - AUC
+        against a constant's 0.5), the split holds fewer than `MIN_HELD_OUT`
+        examples, or a figure is missing.
 
     Example:
     >>> y_train, y_test = [0] * 70 + [1] * 30, [0] * 35 + [1] * 15
