@@ -274,6 +274,16 @@ def test_tfds_mnist_mocked(tfds):
     assert int(data.train.cardinality()) == 3  # known length: fit can size its schedule
 
 
+
+def test_tfds_split_labels_are_the_pipelines_labels(tfds):
+    """What `fit`'s small-split rules and baseline warning read of a tfds source, without decoding images."""
+    with tfds.testing.mock_data(num_examples=20):
+        data = load_data("tfds:mnist", batch_size=8, seed=3)
+        for split in ("validation", "test"):  # in order
+            assert (data.split_labels(split) == np.concatenate([y for _, y in getattr(data, split)])).all(), split
+        assert sorted(data.split_labels("train")) == sorted(np.concatenate([y for _, y in data.train]))  # shuffled
+
+
 def test_tfds_cifar10_mocked_with_name_and_resize(tfds):
     with tfds.testing.mock_data(num_examples=6):
         data = load_data("tfds:cifar10", batch_size=3, name="tiny", image_size=(16, 16))

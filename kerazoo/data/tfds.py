@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 
+import numpy as np
+
 from kerazoo.spec import DataSpec
 
 __all__ = ["load_tfds", "split_names"]
@@ -131,8 +133,22 @@ def load_tfds(
         stats = _statistics(pipes["train"], kind=spec_fields["kind"], task=task)
     spec = DataSpec(task=task, num_classes=num_classes, class_names=class_names, name=name,
                     **spec_fields, **stats)
+    labels = _split_labels(tfds, builder, splits, input_key, label_key) \
+        if cache and task in ("binary", "multiclass", "regression") else None
     return Data(train=pipes["train"], validation=pipes.get("validation"), test=pipes.get("test"),
-                spec=spec, source=f"tfds:{tfds_name}", options=dict(options or {}), arrays=None)
+                spec=spec, source=f"tfds:{tfds_name}", options=dict(options or {}), arrays=None, labels=labels)
+
+
+def _split_labels(tfds, builder, splits: dict, input_key: str, label_key: str) -> dict:
+    """Each split's labels, in the pipelines' order, read without decoding images: what `fit`'s small-split
+    rules and baseline warning read (a data set small enough to cache; a larger one is not read twice)."""
+    image = isinstance(builder.info.features[input_key], tfds.features.Image)
+    decoders = {input_key: tfds.decode.SkipDecoding()} if image else None
+    out = {}
+    for split, instruction in splits.items():
+        ds = builder.as_dataset(split=instruction, shuffle_files=False, decoders=decoders)
+        out[split] = np.concatenate(list(tfds.as_numpy(ds.map(lambda ex: ex[label_key]).batch(4096))))
+    return out
 
 
 def _builder(tfds, tfds_name: str, data_dir: str | None):
