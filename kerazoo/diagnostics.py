@@ -15,11 +15,12 @@ belong to their inputs, end there, and the figures alone do not say so.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 __all__ = ["GAP", "MARGIN", "MIN_HELD_OUT", "batchnorm_layers", "inference_gap", "baseline",
-           "no_better_than_baseline"]
+           "no_better_than_baseline", "held_out_warning"]
 
 #: How much lower (accuracy points, as a share) inference mode may score on
 #: training examples before `fit` warns.
@@ -200,3 +201,17 @@ def no_better_than_baseline(task: str, scores: dict, y_train, y_held, *, split: 
         return ""
     return (f"the model scores {bpc:.3f} bits per character on the {split} split, no better than {value:.3f} "
             f"for {rule}: it has learned nothing from the context")
+
+
+def held_out_warning(data: Any, scores: dict, *, split: str = "test") -> str:
+    """`no_better_than_baseline` for a `load_data` bundle's split: "" where its labels are not known.
+
+    Example:
+    >>> from kerazoo import load_data
+    >>> held_out_warning(load_data("iris"), {"accuracy": 0.3}).split(":")[0]
+    "the model scores 30.0% accuracy on the test split, no better than 33.3% for always answering the training labels' most common class"
+    """
+    train, held = data.split_labels("train"), data.split_labels(split)
+    if train is None or held is None:
+        return ""
+    return no_better_than_baseline(data.spec.task, scores, train, held, split=split)

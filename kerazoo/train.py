@@ -91,10 +91,10 @@ def _reseeded(data, seed: int):
 def _validation_examples(data) -> int | None:
     """Predictions the validation split scores: a row each, or for a language model a token each
     (a window of 128 tokens is 128 next-token predictions); None when unknown."""
-    if data.spec.task == "causal_lm":
-        return int(data.arrays["validation"][0].size) if data.arrays and "validation" in data.arrays else None
-    labels = data.split_labels("validation")
-    return None if labels is None else len(labels)
+    labels = data.split_labels("validation")  # a language model's are its windows' next tokens, a token each
+    if labels is None:
+        return None
+    return int(labels.size) if data.spec.task == "causal_lm" else len(labels)
 
 
 def _steps_taken(model) -> int:
@@ -443,11 +443,7 @@ def _warn_if_no_better_than_baseline(model, data, metrics: dict, *, requested, s
     from kerazoo import diagnostics
 
     split = "test" if "test" in metrics else "validation"
-    train_labels, held_labels = data.split_labels("train"), data.split_labels(split)
-    if split not in metrics or train_labels is None or held_labels is None:
-        return
-    warning = diagnostics.no_better_than_baseline(data.spec.task, metrics[split], train_labels, held_labels,
-                                                  split=split)
+    warning = diagnostics.held_out_warning(data, metrics[split], split=split) if split in metrics else ""
     if not warning:
         return
     auto = budget.resolve_epochs("auto", steps if steps > 0 else None, training=_registered_training(model))[0]

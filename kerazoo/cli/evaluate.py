@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ def cmd_evaluate(args) -> int:
 
     check_run(args.run_dir)  # a missing or damaged run fails before TensorFlow loads
     from kerazoo.data import load_data
+    from kerazoo.diagnostics import held_out_warning
     from kerazoo.runs import load_run
     from kerazoo.train import evaluate
 
@@ -35,7 +37,9 @@ def cmd_evaluate(args) -> int:
     data = load_data(source, **opts)
     _check_same_task(run.spec, data.spec, args.data)
     metrics = evaluate(run.model, data, split=args.split)
-    _warn_if_no_better_than_baseline(data, metrics, args.split)
+    warning = held_out_warning(data, metrics, split=args.split)  # as `fit` warns, for the scores just taken
+    if warning:
+        logging.getLogger("kerazoo").warning("kerazoo: warning: %s", warning)
     if not (args.report and data.spec.kind != "tokens"):
         print_metrics({args.split: metrics})
         return EXIT_OK
@@ -52,20 +56,6 @@ def cmd_evaluate(args) -> int:
     print(f"\n{per_class}\n" if per_class else "", end="")
     print(f"\nreport written to {out}")
     return EXIT_OK
-
-
-def _warn_if_no_better_than_baseline(data, metrics: dict, split: str) -> None:
-    """The warning `fit` gives after training, for the scores just taken: a model no better than a rule that
-    ignores its inputs (fitted to the training labels) is named, whatever data it is scored on."""
-    import logging
-
-    from kerazoo.diagnostics import no_better_than_baseline
-
-    train, held = data.split_labels("train"), data.split_labels(split)
-    warning = "" if train is None or held is None else no_better_than_baseline(data.spec.task, metrics, train,
-                                                                               held, split=split)
-    if warning:
-        logging.getLogger("kerazoo").warning("kerazoo: warning: %s", warning)
 
 
 def _check_same_task(run_spec, spec, source: str | None) -> None:
