@@ -15,6 +15,8 @@ import warnings
 
 import numpy as np
 
+log = logging.getLogger("kerazoo")
+
 __all__ = ["load_image_folder", "load_csv", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -114,7 +116,8 @@ def load_image_folder(
             rest = (rest_x, rest_y)
     splits = {"train": rest, **{k: splits[k] for k in ("validation", "test") if k in splits}}
 
-    channels = _check_decodable(files, name=name)  # a bad file fails here, named, not mid-training
+    _check_decodable(files, name=name)  # a bad file fails here, named, not mid-training
+    channels = _channels(files)
     pipes = {split: _image_pipeline(fx, fy, size=size, channels=channels, task=task,
                                     batch_size=batch_size, shuffle=split == "train", seed=seed)
              for split, (fx, fy) in splits.items()}
@@ -170,16 +173,13 @@ def _list_images(root: str) -> tuple[list, list, tuple]:
 GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")  # Pillow's modes without colour
 
 
-def _check_decodable(files, *, name: str) -> int:
+def _check_decodable(files, *, name: str) -> None:
     """Decode every image once, in parallel, with the decoder the pipelines use; name the files that fail.
-    Returns the channels to read: 3 if any file is in colour (by its header), else 1; a folder of colour
-    photos with a grayscale one among them stays in colour.
 
     Raises:
         ValueError: the files that do not decode (the first ten), and how many.
     """
     import tensorflow as tf
-    from PIL import Image
 
     def decode(path):
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
@@ -193,7 +193,14 @@ def _check_decodable(files, *, name: str) -> int:
         shown = ", ".join(bad[:10]) + (f", ... ({len(bad) - 10} more)" if len(bad) > 10 else "")
         raise ValueError(f"{name}: {len(bad)} of {len(files)} images do not decode (damaged, truncated or not "
                          f"an image): {shown}; remove or replace them")
-    for path in good:
+
+
+def _channels(files) -> int:
+    """3 if any file is in colour (by its header), else 1: a folder of colour photos with a grayscale one
+    among them stays in colour."""
+    from PIL import Image
+
+    for path in files:
         try:
             with Image.open(path) as image:  # the header only
                 if image.mode not in GRAY_MODES:
@@ -354,8 +361,8 @@ def _read_csv(path: str, *, name: str) -> tuple[list, list, list]:
     if all(_is_number(c) for c in header):  # no header row: the first line is data, not names
         header = [f"column {i + 1}" for i in range(len(header))]
         lines = [(0, header)] + lines
-        logging.getLogger("kerazoo").info("kerazoo: %s: the first line holds numbers only, so the file has no "
-                                          "header row: every line is data, the columns are numbered", name)
+        log.info("kerazoo: %s: the first line holds numbers only, so the file has no header row: every line "
+                 "is data, the columns are numbered", name)
     if not lines[1:]:
         raise ValueError(f"{name}: the file {path!r} has a header but no data rows")
     for line, row in lines[1:]:
