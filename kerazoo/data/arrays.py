@@ -405,9 +405,12 @@ def names_to_ids(labels, *, name: str, task: str | None, column: str = "labels")
     if task not in (None, "binary", "multiclass"):
         raise ValueError(f"{name}: the {column} {hold} class names, so the task is 'binary' or 'multiclass', "
                          f"got task={task!r}")
-    ids = {c: i for i, c in enumerate(class_names)}
-    return (np.array([ids[v] for v in labels], dtype="int64"), class_names,
-            task or ("binary" if len(class_names) == 2 else "multiclass"))
+    return _ids_by_name(labels, class_names), class_names, task or ("binary" if len(class_names) == 2 else "multiclass")
+
+
+def _ids_by_name(labels, class_names: tuple) -> np.ndarray:
+    """Each label's place among `class_names` (sorted, holding every label)."""
+    return np.searchsorted(np.asarray(class_names), np.asarray([str(v) for v in labels])).astype("int64")
 
 
 def _as_ids(pair: tuple, one_hot: bool, names: tuple | None, *, name: str, split: str) -> tuple:
@@ -418,8 +421,7 @@ def _as_ids(pair: tuple, one_hot: bool, names: tuple | None, *, name: str, split
         if unknown:
             raise ValueError(f"{name} ({split}): labels {', '.join(map(repr, unknown[:5]))} are not among the "
                              f"training labels' classes ({', '.join(names)})")
-        ids = {c: i for i, c in enumerate(names)}
-        return x, np.array([ids[str(v)] for v in y.reshape(-1)], dtype="int64")
+        return x, _ids_by_name(y.reshape(-1), names)
     if not one_hot or y.ndim == 1:
         return x, y
     ids = one_hot_ids(y)
